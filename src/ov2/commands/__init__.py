@@ -1,0 +1,1 @@
+"""Subcommands of the ``ov2`` CLI, one module each (see ``ov2.cli``)."""

@@ -1,0 +1,1 @@
+"""ov2.sampling"""
