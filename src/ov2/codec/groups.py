@@ -1,0 +1,139 @@
+"""Adaptive group (GOP) partition of a time window by bit-cost energy.
+
+The paper's rule: a quota ``theta = sum(b) / G``; scan bins accumulating
+energy; close a group when its span reaches ``max_span``, or when it has
+reached ``min_span`` and the accumulated energy reached ``theta``; move the
+boundary to the lowest-energy bin within +-r bins of the trigger (ties to the
+bin closest to the trigger). Busy stretches fill the quota fast and become
+short groups, predictable ones long groups.
+
+Unlike the public release we guarantee exactly G groups: surplus groups are
+merged (adjacent pair of lowest combined energy), missing ones are made by
+splitting the highest-energy group at its energy median. Groups are finally
+expressed as frame ranges, so each holds at least one frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bitcost import Profile
+
+
+@dataclass
+class Span:
+    """Frames [first, stop) of the window, covering time [start, end)."""
+
+    first: int
+    stop: int
+    start: float
+    end: float
+    energy: float
+
+
+def scan_boundaries(b: np.ndarray, groups: int, min_bins: int, max_bins: int, radius: int) -> list[int]:
+    """Bin indices where new groups start (excluding 0), by the paper's quota scan."""
+    n = len(b)
+    total = float(b.sum())
+    if total <= 0:
+        return []
+    theta = total / groups
+    min_bins = max(1, min_bins)
+    max_bins = max(min_bins, max_bins)
+    bounds: list[int] = []
+    start, acc, k = 0, 0.0, 0
+    while k < n:
+        acc += b[k]
+        length = k - start + 1
+        if length >= max_bins or (length >= min_bins and acc >= theta):
+            lo = max(k - radius, start + min_bins - 1)
+            hi = min(k + radius, start + max_bins - 1, n - 1)
+            cand = np.arange(lo, hi + 1)
+            # lowest energy, ties broken by distance to the trigger
+            j = int(cand[np.lexsort((np.abs(cand - k), b[cand]))[0]])
+            if j + 1 >= n:
+                break
+            bounds.append(j + 1)
+            start, acc, k = j + 1, 0.0, j + 1
+            continue
+        k += 1
+    return bounds
+
+
+def equal_boundaries(start: float, end: float, groups: int) -> list[float]:
+    """Interior boundary times of ``groups`` equal spans of [start, end)."""
+    return [start + (end - start) * g / groups for g in range(1, groups)]
+
+
+def spans_from_times(
+    pts: np.ndarray, frame_energy: np.ndarray, start: float, end: float, cuts: list[float], groups: int
+) -> list[Span]:
+    """Snap boundary times to frames and return exactly ``groups`` spans.
+
+    ``pts`` are the window's frame times (ascending), ``frame_energy`` their
+    energies. Requires ``len(pts) >= groups``.
+    """
+    n = len(pts)
+    firsts = sorted({int(np.searchsorted(pts, c - 1e-9)) for c in cuts} - {0, n})
+    edges = [0, *[f for f in firsts if 0 < f < n], n]
+    edges = _exact(edges, frame_energy, groups)
+    spans = []
+    for g in range(groups):
+        a, z = edges[g], edges[g + 1]
+        t0 = start if g == 0 else float(pts[a])
+        t1 = end if g == groups - 1 else float(pts[z])
+        spans.append(Span(a, z, t0, t1, float(frame_energy[a:z].sum())))
+    return spans
+
+
+def _exact(edges: list[int], e: np.ndarray, groups: int) -> list[int]:
+    """Merge or split frame ranges until there are exactly ``groups``."""
+    edges = list(edges)
+    cum = np.concatenate([[0.0], np.cumsum(e)])
+
+    def energy(i: int) -> float:
+        return float(cum[edges[i + 1]] - cum[edges[i]])
+
+    while len(edges) - 1 > groups:
+        pair = [energy(i) + energy(i + 1) for i in range(len(edges) - 2)]
+        i = int(np.argmin(pair))
+        del edges[i + 1]
+    while len(edges) - 1 < groups:
+        sizes = np.diff(edges)
+        energies = np.array([energy(i) for i in range(len(edges) - 1)])
+        splittable = sizes >= 2
+        # highest energy first; among equals (e.g. all zero) the longest group
+        score = np.where(splittable, energies, -np.inf)
+        best = np.flatnonzero(score == score.max())
+        i = int(best[np.argmax(sizes[best])])
+        a, z = edges[i], edges[i + 1]
+        if energies[i] > 0:
+            half = cum[a] + energies[i] / 2
+            cut = int(np.searchsorted(cum[a + 1 : z + 1], half)) + a + 1
+        else:
+            cut = (a + z) // 2
+        cut = min(max(cut, a + 1), z - 1)
+        edges.insert(i + 1, cut)
+    return edges
+
+
+def adaptive_spans(
+    profile: Profile,
+    pts: np.ndarray,
+    frame_energy: np.ndarray,
+    start: float,
+    end: float,
+    groups: int,
+    min_span: float,
+    max_span: float,
+    radius: int,
+) -> list[Span]:
+    """The codec backend's partition: quota scan on the profile, then exactly ``groups`` frame spans."""
+    d = profile.bin_seconds
+    bounds = scan_boundaries(profile.energy, groups, int(round(min_span / d)), int(round(max_span / d)), radius)
+    cuts = [profile.t0 + k * d for k in bounds]
+    if not bounds:  # no P/B energy: equal spans
+        cuts = equal_boundaries(start, end, groups)
+    return spans_from_times(pts, frame_energy, start, end, cuts, groups)

@@ -1,0 +1,73 @@
+"""Per-block saliency of a candidate frame: motion plus a residual proxy.
+
+* motion m: magnitude of the motion field minus the frame's median vector
+  (camera-motion compensation), divided by its 95th percentile, clipped to [0, 1].
+* residual r: ``|Y_t - MC(Y_prev)|``, the luma minus its motion-compensated
+  prediction from the previous frame. Stock FFmpeg does not expose the
+  decoder's real residual; this is a proxy computed on decoded pixels (and
+  it always predicts from the previous frame, whatever reference the codec
+  used). Normalised the same way.
+* S = (m + r) / 2, summed over each 2x2-patch block.
+
+Both maps are computed at the analysis resolution (half the processed
+resolution: one block = 14x14 analysis pixels) in coded orientation.
+
+The 95th-percentile normaliser has a floor (``MOTION_FLOOR`` analysis pixels,
+``RESIDUAL_FLOOR`` grey levels): without it a still frame's sensor noise would
+be stretched to full saliency and outrank real motion elsewhere in the group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..io.motion import compensate
+
+MOTION_FLOOR = 1.0
+RESIDUAL_FLOOR = 12.0
+BORDER_LUMA = 24  # rows/columns at the edge darker than this everywhere are letterbox/pillarbox
+
+
+def _normalise(x: np.ndarray, floor: float) -> np.ndarray:
+    scale = max(float(np.percentile(x, 95)), floor)
+    return np.clip(x / scale, 0.0, 1.0)
+
+
+def saliency_map(luma: np.ndarray, previous: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """S = (m + r) / 2 at analysis resolution (float32, coded orientation)."""
+    rel = field - np.median(field.reshape(2, -1), axis=1)[:, None, None]
+    m = _normalise(np.hypot(rel[0], rel[1]), MOTION_FLOOR)
+    r = _normalise(np.abs(luma.astype(np.float32) - compensate(previous, field)), RESIDUAL_FLOOR)
+    return ((m + r) * 0.5).astype(np.float32)
+
+
+def border_mask(luma: np.ndarray) -> np.ndarray:
+    """True on letterbox/pillarbox pixels: full dark rows/columns touching the frame edge."""
+    h, w = luma.shape
+    mask = np.zeros((h, w), dtype=bool)
+    dark_rows = luma.max(axis=1) < BORDER_LUMA
+    dark_cols = luma.max(axis=0) < BORDER_LUMA
+    if dark_rows.all() or dark_cols.all():
+        return mask  # a black frame is not a border
+    # leading/trailing run of dark lines (argmin finds the first non-dark one)
+    top, bottom = int(np.argmin(dark_rows)), int(np.argmin(dark_rows[::-1]))
+    left, right = int(np.argmin(dark_cols)), int(np.argmin(dark_cols[::-1]))
+    mask[:top] = True
+    mask[h - bottom :] = True
+    mask[:, :left] = True
+    mask[:, w - right :] = True
+    return mask
+
+
+def block_scores(saliency: np.ndarray, border: np.ndarray, block: int) -> np.ndarray:
+    """Sum of per-patch mean saliency over each block (border pixels count 0)."""
+    h, w = saliency.shape
+    s = np.where(border, 0.0, saliency)
+    bh, bw = h // block, w // block
+    # mean over a block's pixels x 4 patches = sum of the 4 patch means
+    return s[: bh * block, : bw * block].reshape(bh, block, bw, block).mean(axis=(1, 3)) * 4.0
+
+
+def frame_is_bad(luma: np.ndarray) -> bool:
+    """Black or flat frames make useless anchors."""
+    return float(luma.mean()) < 10.0 or float(luma.std()) < 2.0

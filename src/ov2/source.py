@@ -1,0 +1,86 @@
+"""What every backend needs to know about the video being tokenized."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .codec.bitcost import Profile, bitcost_profile, packet_energy
+from .errors import EmptyVideoError, InvalidOptionError
+from .io.packets import PacketTable
+from .io.probe import VideoInfo, inspect
+from .io.resize import smart_resize
+from .options import TokenizeOptions
+
+
+@dataclass
+class Source:
+    """A probed video plus the window, sizes and bit-cost profile of one tokenize call."""
+
+    path: Path
+    info: VideoInfo
+    packets: PacketTable
+    opts: TokenizeOptions
+    start: float
+    end: float
+    frames: np.ndarray  # global indices of the window's frames
+    height: int  # processed frame size (upright)
+    width: int
+    energy: np.ndarray  # per-frame packet energy, whole video
+    profile: Profile
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def block(self) -> int:
+        return 2 * self.opts.patch_size
+
+    @property
+    def grid_blocks(self) -> tuple[int, int]:
+        """Canvas size in 2x2-patch blocks (rows, cols)."""
+        return self.height // self.block, self.width // self.block
+
+    @property
+    def analysis_size(self) -> tuple[int, int]:
+        """(h, w) of the saliency maps: half the processed size, in coded orientation."""
+        h, w = self.height // 2, self.width // 2
+        return (w, h) if self.info.rotation in (90, 270) else (h, w)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
+
+
+def open_source(path: str | Path, opts: TokenizeOptions) -> Source:
+    """Probe ``path``, run the packet pass, resolve the time window and the processed size."""
+    t0 = time.perf_counter()
+    info, packets = inspect(path)
+    start = packets.start if opts.start is None else max(packets.start, float(opts.start))
+    end = packets.end if opts.end is None else min(packets.end, float(opts.end))
+    if end <= start:
+        raise InvalidOptionError(
+            f"the window [{opts.start}, {opts.end}] s does not overlap the video ({packets.start:.2f}-{packets.end:.2f} s)"
+        )
+    frames = packets.select(start, end)
+    if len(frames) == 0:
+        raise EmptyVideoError(f"{path}: no frame in the window [{start:.2f}, {end:.2f}) s")
+    if opts.backend != "frames" and len(frames) < opts.groups:
+        raise InvalidOptionError(
+            f"{path}: {len(frames)} frames in the window but {opts.groups} groups requested "
+            f"(canvases={opts.canvases}, images_per_group={opts.images_per_group}); every group needs a frame, "
+            f"so ask for at most {len(frames) // opts.images_per_group * opts.images_per_group or opts.images_per_group} "
+            "canvases or use backend='frames'"
+        )
+    h, w = smart_resize(info.height, info.width, factor=2 * opts.patch_size,
+                        min_pixels=opts.min_pixels, max_pixels=opts.max_pixels)
+    energy = packet_energy(packets, opts.energy)
+    profile = bitcost_profile(packets, start, end, opts.bin_seconds, frame_energy=energy)
+    src = Source(Path(path), info, packets, opts, start, end, frames, h, w, energy, profile)
+    src.timings["packet_pass"] = time.perf_counter() - t0
+    return src
