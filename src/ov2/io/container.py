@@ -11,8 +11,8 @@ import av
 
 from ..errors import NoVideoStreamError, VideoFormatError, VideoNotFoundError
 
-# FFmpeg prints warnings for damaged input on stderr; we report problems through exceptions.
-av.logging.set_level(av.logging.PANIC)
+# Never call av.logging.set_level here: PyAV's Python log callback deadlocks container.close()
+# while frame-threaded decoding is in flight. PyAV leaves FFmpeg's logging off by default.
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:
