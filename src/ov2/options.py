@@ -31,6 +31,7 @@ class TokenizeOptions:
     min_span_factor: float = 0.25  # min_span = factor x mean span (duration / groups)
     max_span_factor: float = 3.0
     valley_radius: int = 3  # bins
+    valley_band: tuple[float, float] | None = (0.5, 2.0)  # None = the paper's valley search as written
     # candidates, saliency, packing
     candidates_per_group: int = 32
     w_bits: float = 0.5
@@ -64,6 +65,10 @@ class TokenizeOptions:
             raise InvalidOptionError(f"bin_seconds must be positive, got {self.bin_seconds}")
         if not 0 < self.min_span_factor <= self.max_span_factor:
             raise InvalidOptionError("need 0 < min_span_factor <= max_span_factor")
+        if self.valley_band is not None:
+            band = tuple(self.valley_band)
+            if len(band) != 2 or not 0 <= band[0] <= 1 <= band[1]:
+                raise InvalidOptionError(f"valley_band must be (low <= 1, high >= 1) or None, got {self.valley_band!r}")
         if self.valley_radius < 0 or self.w_bits < 0 or self.rank_lambda < 0 or self.peak_weight < 0:
             raise InvalidOptionError("valley_radius, w_bits, rank_lambda and peak_weight must be >= 0")
         for name in ("start", "end"):

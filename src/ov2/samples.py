@@ -101,7 +101,8 @@ def make_bursts_clip(
     stream.width, stream.height = width, height
     stream.pix_fmt = PIX_FMT.get(codec, "yuv420p")
     stream.time_base = tb
-    stream.codec_context.time_base = tb
+    # constant rate: the codec's own time base is 1/fps (MPEG-2 accepts only standard rates)
+    stream.codec_context.time_base = tb if vfr else Fraction(1, int(round(fps)))
     opts = {"preset": "veryfast"} if codec == "libx264" else {}
     if codec == "libx265":
         opts = {"preset": "ultrafast", "x265-params": "log-level=none"}

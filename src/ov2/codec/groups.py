@@ -33,8 +33,18 @@ class Span:
     energy: float
 
 
-def scan_boundaries(b: np.ndarray, groups: int, min_bins: int, max_bins: int, radius: int) -> list[int]:
-    """Bin indices where new groups start (excluding 0), by the paper's quota scan."""
+def scan_boundaries(
+    b: np.ndarray, groups: int, min_bins: int, max_bins: int, radius: int, band: tuple[float, float] | None = (0.5, 2.0)
+) -> list[int]:
+    """Bin indices where new groups start (excluding 0), by the paper's quota scan.
+
+    ``band`` (ours; None = the paper's rule as written): when the quota fired
+    the trigger, the valley search only considers boundaries where the group
+    holds between band[0] and band[1] times the quota. Without it, in a burst
+    shorter than the +-r window, the lowest bin is the burst's own ramp, so
+    the search cuts off one-bin slivers at the onset and then swallows the
+    whole burst in one group - the opposite of short groups where things happen.
+    """
     n = len(b)
     total = float(b.sum())
     if total <= 0:
@@ -51,6 +61,10 @@ def scan_boundaries(b: np.ndarray, groups: int, min_bins: int, max_bins: int, ra
             lo = max(k - radius, start + min_bins - 1)
             hi = min(k + radius, start + max_bins - 1, n - 1)
             cand = np.arange(lo, hi + 1)
+            if band is not None and length < max_bins:
+                held = np.cumsum(b[start : hi + 1])[cand - start]
+                ok = (held >= band[0] * theta) & (held <= band[1] * theta)
+                cand = cand[ok] if ok.any() else np.array([k])
             # lowest energy, ties broken by distance to the trigger
             j = int(cand[np.lexsort((np.abs(cand - k), b[cand]))[0]])
             if j + 1 >= n:
@@ -129,10 +143,11 @@ def adaptive_spans(
     min_span: float,
     max_span: float,
     radius: int,
+    band: tuple[float, float] | None = (0.5, 2.0),
 ) -> list[Span]:
     """The codec backend's partition: quota scan on the profile, then exactly ``groups`` frame spans."""
     d = profile.bin_seconds
-    bounds = scan_boundaries(profile.energy, groups, int(round(min_span / d)), int(round(max_span / d)), radius)
+    bounds = scan_boundaries(profile.energy, groups, int(round(min_span / d)), int(round(max_span / d)), radius, band)
     cuts = [profile.t0 + k * d for k in bounds]
     if not bounds:  # no P/B energy: equal spans
         cuts = equal_boundaries(start, end, groups)

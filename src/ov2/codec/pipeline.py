@@ -53,7 +53,7 @@ def plan_groups(src: Source, adaptive: bool) -> tuple[list[GroupPlan], list[str]
         min_span = max(opts.min_span_factor * mean_span, opts.bin_seconds)
         max_span = max(opts.max_span_factor * mean_span, opts.bin_seconds)
         spans = adaptive_spans(src.profile, pts, e_frame, src.start, src.end, groups, min_span, max_span,
-                               opts.valley_radius)
+                               opts.valley_radius, opts.valley_band)
     else:
         spans = spans_from_times(pts, e_frame, src.start, src.end, equal_boundaries(src.start, src.end, groups), groups)
     plans = []

@@ -53,7 +53,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
 def inspect(path: str | os.PathLike[str]) -> tuple[VideoInfo, PacketTable]:
     """Probe ``path`` and run its packet pass in one open."""
     with open_video(path) as (container, stream):
-        codec = stream.codec_context.name
+        codec = stream.codec_context.codec.canonical_name  # "av1", not the decoder "libdav1d"
         cw, ch = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
         if cw > MAX_SIDE or ch > MAX_SIDE or cw * ch > MAX_PIXELS:
             raise UnsupportedVideoError(

@@ -1,0 +1,130 @@
+"""The paper's algorithms on hand-made numbers: partition, candidates, packing, resize, bit-cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ov2.codec.bitcost import bitcost_profile, packet_energy
+from ov2.codec.candidates import pick_candidates
+from ov2.codec.groups import _exact, scan_boundaries, spans_from_times
+from ov2.codec.packing import attenuate, pack_group
+from ov2.io.packets import PacketTable
+from ov2.io.resize import smart_resize
+
+
+def test_smart_resize_matches_hand_computation():
+    # 720x1280 at 150000: beta = sqrt(921600/150000) = 2.4787; 720/2.4787/28 = 10.37 -> 280; 1280/2.4787/28 = 18.44 -> 504
+    assert smart_resize(720, 1280) == (280, 504)
+    assert smart_resize(100, 100, max_pixels=1_000_000) == (112, 112)  # round to 28-multiples
+    assert smart_resize(16, 16) == (56, 56)  # 28x28 < 3136: scaled up with ceil
+    h, w = smart_resize(2160, 3840, max_pixels=1_605_632)
+    assert h % 28 == 0 and w % 28 == 0 and h * w <= 1_605_632
+
+
+def test_quota_scan_makes_short_groups_where_energy_is_high():
+    b = np.array([1.0] * 20 + [20.0] * 4 + [1.0] * 20)  # a burst in the middle
+    bounds = scan_boundaries(b, groups=6, min_bins=1, max_bins=30, radius=0, band=None)
+    edges = [0, *bounds, len(b)]
+    lengths = np.diff(edges)
+    inside = [L for a, L in zip(edges, lengths) if 20 <= a < 24]
+    outside = [L for a, L in zip(edges, lengths) if not 20 <= a < 24]
+    assert inside and max(inside) < min(outside)
+
+
+def test_quota_scan_forces_a_boundary_at_max_span():
+    b = np.zeros(30)
+    b[0] = 1.0  # all energy at the start: the quota can never be reached again
+    assert scan_boundaries(b, groups=3, min_bins=1, max_bins=10, radius=0, band=None) == [1, 11, 21]
+
+
+def test_valley_search_moves_the_boundary_to_the_lowest_bin_nearest_the_trigger():
+    # quota = 40/2 = 20 is reached at bin 4 (5*4); the lowest bins within +-2 are 2 and 6 (value 1): tie -> nearest
+    b = np.array([5, 5, 1, 5, 5, 5, 1, 5], dtype=float)
+    b = b * 40 / b.sum()
+    bounds = scan_boundaries(b, groups=2, min_bins=1, max_bins=8, radius=2, band=None)
+    assert bounds[0] in (3, 7)  # a group starts right after a valley bin (2 or 6)
+    b2 = np.array([4, 4, 4, 4, 4, 0.5, 4, 4, 4, 4])
+    assert scan_boundaries(b2, groups=2, min_bins=1, max_bins=10, radius=2, band=None)[0] == 6
+
+
+def test_exact_group_count_by_merging_and_splitting():
+    e = np.array([1, 1, 1, 1, 9, 9, 1, 1, 1, 1], dtype=float)
+    merged = _exact([0, 2, 4, 5, 6, 8, 10], e, 3)
+    assert len(merged) == 4 and merged[0] == 0 and merged[-1] == 10
+    split = _exact([0, 10], e, 3)
+    assert len(split) == 4
+    assert split[1] in (4, 5, 6) and split[2] in (5, 6)  # the splits go into the energetic middle
+
+
+def test_spans_tile_the_window_and_hold_frames():
+    pts = np.arange(50) * 0.2
+    spans = spans_from_times(pts, np.ones(50), 0.0, 10.0, [1.0, 1.05, 7.3], groups=6)
+    assert len(spans) == 6
+    assert spans[0].start == 0.0 and spans[-1].end == 10.0
+    assert all(a.end == b.start and a.stop == b.first for a, b in zip(spans, spans[1:]))
+    assert all(s.stop > s.first for s in spans)
+
+
+def test_candidates_concentrate_on_a_burst_and_spread_on_flat_groups():
+    e = np.zeros(200)
+    e[120:130] = 10.0
+    c = pick_candidates(e, 16)
+    assert len(c) == 16 and len(set(c.tolist())) == 16
+    assert np.mean((c >= 115) & (c < 135)) > 0.8
+    flat = pick_candidates(np.ones(200), 10)
+    assert np.allclose(np.diff(flat), 20, atol=1)
+    assert np.array_equal(pick_candidates(np.ones(5), 32), np.arange(5))
+
+
+def test_attenuation_divides_by_the_rank():
+    s = np.array([[4.0, 1.0], [2.0, 3.0]])
+    a = attenuate(s, 0.35, "sqrt")
+    assert a[0, 0] == 4.0 and a[1, 1] == pytest.approx(3 / np.sqrt(1.35)) and a[0, 1] == pytest.approx(1 / np.sqrt(2.05))
+    assert attenuate(s, 0.35, "linear")[1, 0] == pytest.approx(2 / 1.7)
+
+
+def test_packing_fills_canvases_without_reusing_blocks_and_follows_the_mass():
+    rng = np.random.default_rng(0)
+    scores = [rng.random((4, 6)) * 0.01 for _ in range(10)]
+    scores[2] += 5.0  # frame 2 holds most of the saliency
+    scores[8][1, 1] = 3.0
+    picks = pack_group(scores, p_canvases=3, blocks_per_canvas=24)
+    assert [len(p) for p in picks] == [24, 24, 24]
+    all_picks = [(p.frame, p.row, p.col) for canvas in picks for p in canvas]
+    assert len(set(all_picks)) == len(all_picks)
+    assert sum(f == 2 for f, _, _ in all_picks) == 24  # all of frame 2's blocks are used
+    assert all((p.frame, p.row, p.col) == key for canvas in picks
+               for p, key in zip(canvas, sorted((q.frame, q.row, q.col) for q in canvas)))
+    too_few = pack_group([np.ones((2, 2))], p_canvases=2, blocks_per_canvas=3)
+    assert [len(p) for p in too_few] == [3, 1]  # padding only when the group runs out
+
+
+def _table(sizes, key=None):
+    n = len(sizes)
+    return PacketTable(pts=np.arange(n) * 0.04, size=np.asarray(sizes, dtype=np.int64),
+                       key=np.zeros(n, bool) if key is None else np.asarray(key),
+                       reordered=np.zeros(n, bool))
+
+
+def test_excess_energy_is_zero_on_still_stretches_and_high_on_events():
+    sizes = np.full(1000, 100)
+    sizes[500:520] = 2000
+    e = packet_energy(_table(sizes), "excess")
+    assert e[:400].max() == 0 and e[500:520].min() == pytest.approx(19.0)
+    lg = packet_energy(_table(sizes), "log1p")
+    assert lg[0] == pytest.approx(np.log1p(100))
+    key = np.zeros(1000, bool)
+    key[0] = True
+    assert packet_energy(_table(sizes, key), "excess")[0] == 0
+
+
+def test_profile_bins_and_smooths():
+    sizes = np.full(100, 100)  # 4 s at 25 fps
+    t = _table(sizes)
+    e = np.zeros(100)
+    e[30] = 6.0  # one frame at 1.2 s -> bin 2
+    prof = bitcost_profile(t, 0.0, 4.0, 0.5, frame_energy=e)
+    assert prof.n_bins == 8 and prof.raw[2] == 6.0 and prof.raw.sum() == 6.0
+    assert prof.energy[1] == pytest.approx(2.0) and prof.energy[2] == pytest.approx(2.0) and prof.energy[4] == 0
+    assert prof.energy[0] == 0  # edge bins average over the bins that exist
