@@ -83,7 +83,8 @@ class TokenizeOptions:
         return self.canvases // self.images_per_group
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready parameters (tuples as lists, so a saved and reloaded copy compares equal)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
     def build(cls, **kwargs: Any) -> "TokenizeOptions":

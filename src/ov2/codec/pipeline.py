@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..io.decode import iter_frames
-from ..io.frames import to_luma, to_rgb, upright
+from ..io.frames import FrameConverter, upright
 from ..io.motion import FlowEstimator, exported_field
 from ..source import Source
 from ..visual_input import Group, Tokens
@@ -74,6 +74,7 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
     refs = {i - 1 for i in candidate_group}
     ah, aw = src.analysis_size
     flow = FlowEstimator()
+    convert = FrameConverter(src.height, src.width, src.info.rotation, (ah, aw))
     stats = {"exported": 0, "estimated": 0, "frame-difference": 0}
     canvases = np.zeros((opts.canvases, src.height, src.width, 3), dtype=np.uint8)
     token_parts: list[Tokens] = []
@@ -96,13 +97,14 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
 
     with src.timed("decode_and_score"):
         for item in _progress(iter_frames(src.path, src.packets, src.start, src.end, export_mvs=use_mvs,
-                                          threads=opts.threads), src):
+                                          threads=opts.threads,
+                                          needed=set(candidate_group) | refs), src):
             i = item.index
             finish(i)  # groups that ended before this frame can be packed now
             is_cand, is_ref = i in candidate_group, i in refs
             if not (is_cand or is_ref):
                 continue
-            luma = to_luma(item.frame, ah, aw)
+            luma = convert.luma(item.frame)
             if is_cand:
                 previous = prev_luma if prev_index == i - 1 and prev_luma is not None else luma
                 field = exported_field(item.frame, ah, aw) if use_mvs else None
@@ -116,7 +118,7 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
                     stats["estimated"] += 1
                 s = saliency_map(luma, previous, field)
                 scores = upright(block_scores(s, border_mask(luma), opts.patch_size), src.info.rotation)
-                rgb = to_rgb(item.frame, src.height, src.width, src.info.rotation)
+                rgb = convert.rgb(item.frame)
                 bad = frame_is_bad(luma) or bool(getattr(item.frame, "is_corrupt", False))
                 plans[candidate_group[i]].decoded.append(Candidate(i, item.pts, rgb, scores, bad))
             prev_luma, prev_index = luma, i

@@ -29,13 +29,14 @@ BORDER_LUMA = 24  # rows/columns at the edge darker than this everywhere are let
 
 
 def _normalise(x: np.ndarray, floor: float) -> np.ndarray:
-    scale = max(float(np.percentile(x, 95)), floor)
+    # the 95th percentile of every 3rd pixel is as good an estimate and 3x cheaper
+    scale = max(float(np.percentile(x.ravel()[::3], 95)), floor)
     return np.clip(x / scale, 0.0, 1.0)
 
 
 def saliency_map(luma: np.ndarray, previous: np.ndarray, field: np.ndarray) -> np.ndarray:
     """S = (m + r) / 2 at analysis resolution (float32, coded orientation)."""
-    rel = field - np.median(field.reshape(2, -1), axis=1)[:, None, None]
+    rel = field - np.median(field.reshape(2, -1)[:, ::3], axis=1)[:, None, None]
     m = _normalise(np.hypot(rel[0], rel[1]), MOTION_FLOOR)
     r = _normalise(np.abs(luma.astype(np.float32) - compensate(previous, field)), RESIDUAL_FLOOR)
     return ((m + r) * 0.5).astype(np.float32)

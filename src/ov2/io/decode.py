@@ -18,6 +18,10 @@ from ..errors import UnsupportedVideoError, VideoFormatError
 from .container import open_video
 from .packets import PacketTable
 
+# FFmpeg threading mode (None keeps PyAV's default, which measured faster than "AUTO" here,
+# see benchmarks/tokenize_speed.py).
+THREAD_TYPE: str | None = None
+
 
 @dataclass
 class DecodedFrame:
@@ -33,17 +37,24 @@ def iter_frames(
     end: float | None = None,
     export_mvs: bool = False,
     threads: int = 0,
+    needed: set[int] | None = None,
 ) -> Iterator[DecodedFrame]:
     """Yield the frames with pts in [start, end), in presentation order.
 
     ``export_mvs`` asks FFmpeg to attach motion vectors (H.264, MPEG-2/4 only).
+    ``needed``: if given, frames outside this set may be skipped: packets of
+    unneeded frames are sent with ``skip_frame=NONREF``, so decoders that
+    support it (H.264, HEVC, MPEG-x) drop non-reference pictures nobody will
+    look at. Reference frames are always decoded, so every needed frame is
+    exact; only the set of yielded unneeded frames shrinks.
     ``threads`` = 0 lets FFmpeg choose. Decoding stops quietly at damaged data
     after the first good frame (a truncated file yields what it has).
     """
     with open_video(path) as (container, stream):
         if export_mvs:
             stream.codec_context.options = {"flags2": "+export_mvs"}
-        stream.thread_type = "AUTO"
+        if THREAD_TYPE:
+            stream.thread_type = THREAD_TYPE
         stream.codec_context.thread_count = threads
         tb = float(stream.time_base) if stream.time_base else None
         if start is not None and start > packets.start + 1e-6 and tb:
@@ -56,7 +67,7 @@ def iter_frames(
         counter = -1
         yielded = False
         try:
-            for frame in container.decode(stream):
+            for frame in _decode(container, stream, packets, needed, tb):
                 counter += 1
                 if frame.pts is not None and tb:
                     index = packets.index_of(frame.pts * tb)
@@ -74,3 +85,17 @@ def iter_frames(
         except av.error.FFmpegError:
             if not yielded:
                 raise VideoFormatError(f"{path}: no frame could be decoded (corrupt or truncated video)") from None
+
+
+def _decode(container, stream, packets: PacketTable, needed: set[int] | None, tb: float | None):
+    """container.decode(stream), with per-packet skipping of unneeded non-reference frames."""
+    if needed is None or not tb:
+        yield from container.decode(stream)
+        return
+    ctx = stream.codec_context
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            # skip_frame is read when the packet's own picture is decoded, so this only
+            # affects that picture; reference pictures are never skipped by NONREF.
+            ctx.skip_frame = "DEFAULT" if packets.index_of(packet.pts * tb) in needed else "NONREF"
+        yield from packet.decode()

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..codec.layout import full_frame_tokens
 from ..io.decode import iter_frames
-from ..io.frames import to_rgb
+from ..io.frames import FrameConverter
 from ..source import Source
 from ..visual_input import Group, Tokens
 
@@ -32,11 +32,13 @@ def run_frames(src: Source) -> tuple[np.ndarray, Tokens, list[Group], dict]:
     canvases = np.zeros((n, src.height, src.width, 3), dtype=np.uint8)
     pts = np.zeros(n)
     got = set()
+    convert = FrameConverter(src.height, src.width, src.info.rotation)
     with src.timed("decode"):
-        for item in iter_frames(src.path, src.packets, src.start, src.end, threads=src.opts.threads):
+        for item in iter_frames(src.path, src.packets, src.start, src.end, threads=src.opts.threads,
+                                 needed=set(wanted)):
             slots = wanted.get(item.index)
             if slots:
-                rgb = to_rgb(item.frame, src.height, src.width, src.info.rotation)
+                rgb = convert.rgb(item.frame)
                 for s in slots:
                     canvases[s], pts[s] = rgb, item.pts
                 got.add(item.index)
