@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from .io.packets import PacketTable
 from .io.probe import VideoInfo, inspect
 from .io.resize import smart_resize
 from .options import TokenizeOptions
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -84,3 +87,16 @@ def open_source(path: str | Path, opts: TokenizeOptions) -> Source:
     src = Source(Path(path), info, packets, opts, start, end, frames, h, w, energy, profile)
     src.timings["packet_pass"] = time.perf_counter() - t0
     return src
+
+
+def with_progress(items: Iterable[T], src: Source) -> Iterator[T]:
+    """Iterate ``items`` (decoded frames), with a tqdm bar on stderr when ``progress=True``."""
+    if not src.opts.progress:
+        yield from items
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=len(src.frames), unit="frame", desc=f"tokenize {src.path.name}", leave=False) as bar:
+        for item in items:
+            bar.update(1)
+            yield item

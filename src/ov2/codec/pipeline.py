@@ -15,7 +15,7 @@ import numpy as np
 from ..io.decode import iter_frames
 from ..io.frames import FrameConverter, upright
 from ..io.motion import FlowEstimator, exported_field
-from ..source import Source
+from ..source import Source, with_progress
 from ..visual_input import Group, Tokens
 from .candidates import pick_candidates, smooth_frame_energy
 from .groups import Span, adaptive_spans, equal_boundaries, spans_from_times
@@ -96,7 +96,7 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
             next_group += 1
 
     with src.timed("decode_and_score"):
-        for item in _progress(iter_frames(src.path, src.packets, src.start, src.end, export_mvs=use_mvs,
+        for item in with_progress(iter_frames(src.path, src.packets, src.start, src.end, export_mvs=use_mvs,
                                           threads=opts.threads,
                                           needed=set(candidate_group) | refs), src):
             i = item.index
@@ -165,14 +165,3 @@ def _assemble(src: Source, g: int, plan: GroupPlan) -> tuple[np.ndarray, Tokens,
                   candidate_frames=[int(c.index) for c in cands], energy=plan.span.energy)
     return out, Tokens.concat(parts), group
 
-
-def _progress(frames, src: Source):
-    if not src.opts.progress:
-        yield from frames
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=len(src.frames), unit="frame", desc=f"tokenize {src.path.name}", leave=False) as bar:
-        for item in frames:
-            bar.update(1)
-            yield item

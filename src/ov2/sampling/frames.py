@@ -7,7 +7,7 @@ import numpy as np
 from ..codec.layout import full_frame_tokens
 from ..io.decode import iter_frames
 from ..io.frames import FrameConverter
-from ..source import Source
+from ..source import Source, with_progress
 from ..visual_input import Group, Tokens
 
 
@@ -34,8 +34,8 @@ def run_frames(src: Source) -> tuple[np.ndarray, Tokens, list[Group], dict]:
     got = set()
     convert = FrameConverter(src.height, src.width, src.info.rotation)
     with src.timed("decode"):
-        for item in iter_frames(src.path, src.packets, src.start, src.end, threads=src.opts.threads,
-                                 needed=set(wanted)):
+        frames = iter_frames(src.path, src.packets, src.start, src.end, threads=src.opts.threads, needed=set(wanted))
+        for item in with_progress(frames, src):
             slots = wanted.get(item.index)
             if slots:
                 rgb = convert.rgb(item.frame)
