@@ -90,3 +90,29 @@ def test_tiny_frames_work(tmp_path):
     vi = ov2.tokenize(truth.path, canvases=4)
     assert vi.canvases.shape[1] * vi.canvases.shape[2] >= 3136
     assert vi.canvases.shape[0] == 4
+
+
+def test_stream_starting_at_a_nonzero_pts(tmp_path):
+    truth = make_bursts_clip(tmp_path / "a.mp4", duration=6.0, width=224, height=128, bursts=[(1.0, 2.5)])
+    shifted = tmp_path / "shifted.mp4"
+    with av.open(str(truth.path)) as inp, av.open(str(shifted), "w") as out:
+        ins = inp.streams.video[0]
+        outs = out.add_stream_from_template(ins)
+        offset = int(7.0 / ins.time_base)
+        for pkt in inp.demux(ins):
+            if pkt.dts is None:
+                continue
+            pkt.pts += offset
+            pkt.dts += offset
+            pkt.stream = outs
+            out.mux(pkt)
+    vi = ov2.tokenize(shifted, canvases=8)
+    assert vi.meta["video"]["start_time"] == pytest.approx(7.0, abs=0.05)
+    assert vi.groups[0].start == pytest.approx(7.0, abs=0.05)
+    assert vi.groups[-1].end == pytest.approx(13.0, abs=0.1)
+    t = vi.tokens.time[vi.tokens.valid]
+    assert t.min() >= 7.0 - 1e-6
+    # the burst (1.0-2.5 s in the original) is where its group's P-canvases look, 7 s later
+    g = next(g for g in vi.groups if g.start <= 8.5 < g.end)
+    p = vi.tokens.valid & (vi.tokens.kind == "P") & (vi.tokens.group == g.index)
+    assert np.mean((vi.tokens.time[p] >= 8.0) & (vi.tokens.time[p] < 9.6)) > 0.7
