@@ -66,8 +66,9 @@ def iter_frames(
         hi = float("inf") if end is None else end
         counter = -1
         yielded = False
+        frames = _decode(container, stream, packets, needed, tb)
         try:
-            for frame in _decode(container, stream, packets, needed, tb):
+            for frame in frames:
                 counter += 1
                 if frame.pts is not None and tb:
                     index = packets.index_of(frame.pts * tb)
@@ -85,6 +86,26 @@ def iter_frames(
         except av.error.FFmpegError:
             if not yielded:
                 raise VideoFormatError(f"{path}: no frame could be decoded (corrupt or truncated video)") from None
+        finally:
+            finish_decoding(frames, stream)
+
+
+def finish_decoding(frames, stream) -> None:
+    """Finish decoding before the container closes, also when the caller stopped early.
+
+    Closing a container while FFmpeg's decoder threads still hold frames can
+    deadlock (PyAV issues about breaking out of a threaded decode loop), and
+    an abandoned demux generator must not outlive its container. So: close
+    our generator, then drain the decoder, skipping every remaining picture.
+    """
+    frames.close()
+    ctx = stream.codec_context
+    try:
+        ctx.skip_frame = "ALL"
+        for _ in ctx.decode(None):
+            pass
+    except (av.error.FFmpegError, ValueError):
+        pass  # already drained, or never opened
 
 
 def _decode(container, stream, packets: PacketTable, needed: set[int] | None, tb: float | None):

@@ -10,6 +10,7 @@ import av
 
 from ..errors import EmptyVideoError, UnsupportedVideoError, VideoFormatError
 from .container import open_video
+from .decode import finish_decoding
 from .packets import PacketTable, _read
 
 # Decoders whose FFmpeg implementation exports motion vectors (flags2=+export_mvs).
@@ -97,11 +98,14 @@ def _first_frame(container: av.container.InputContainer, stream: av.video.stream
         container.seek(0, stream=stream, backward=True, any_frame=False)
     except av.error.FFmpegError:
         pass  # not seekable: the demuxer may still decode from where it is
+    frames = container.decode(stream)
     try:
-        for frame in container.decode(stream):
+        for frame in frames:
             return frame
     except av.error.DecoderNotFoundError:
         raise UnsupportedVideoError(f"{path}: FFmpeg has no decoder for codec {stream.codec_context.name!r}") from None
     except av.error.FFmpegError:
         raise VideoFormatError(f"{path}: the first frame could not be decoded (corrupt or truncated video)") from None
+    finally:
+        finish_decoding(frames, stream)  # never close the container with decoder threads busy
     raise EmptyVideoError(f"{path}: the video stream has no decodable frame")
