@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 import ov2
-import ov2.cli
 from ov2.io.probe import inspect
 from ov2.samples import make_bursts_clip
 from ov2.viz.packets import motion_source_for, per_second_bytes, sparkline
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = ov2.cli.main(argv)
-        except SystemExit as exc:
-            code = exc.code
-    return int(code or 0), out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _only_present_commands():
-    # Commands of areas not written yet are skipped (a module that exists but fails to import still fails).
-    saved = ov2.cli.COMMAND_MODULES
-    ov2.cli.COMMAND_MODULES = tuple(m for m in saved if importlib.util.find_spec(f"ov2.commands.{m}"))
-    yield
-    ov2.cli.COMMAND_MODULES = saved
 
 
 @pytest.fixture(scope="module")

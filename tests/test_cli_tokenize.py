@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import importlib.util
-import io
 import json
 import math
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 import ov2
-import ov2.cli
 from ov2.samples import make_bursts_clip
 from ov2.viz.canvases import read_png
 from ov2.viz.outputs import MARKER
 
 CANVASES = 8
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Run ``ov2 ARGV`` in-process; return (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = ov2.cli.main(argv)
-        except SystemExit as exc:  # argparse usage errors
-            code = exc.code
-    return int(code or 0), out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _only_present_commands():
-    # ov2.cli lists every planned command; while another area's module is not written yet, skip it
-    # (a module that exists but fails to import still fails here).
-    saved = ov2.cli.COMMAND_MODULES
-    ov2.cli.COMMAND_MODULES = tuple(m for m in saved if importlib.util.find_spec(f"ov2.commands.{m}"))
-    yield
-    ov2.cli.COMMAND_MODULES = saved
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +24,7 @@ def clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def codec_run(clip, tmp_path_factory, _only_present_commands):
+def codec_run(clip, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli_tok_out") / "tok"
     code, stdout, stderr = run_cli(["tokenize", str(clip.path), "--canvases", str(CANVASES), "--out", str(out),
                                     "--max-pixels", "40000"])

@@ -7,7 +7,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from ov2.model import CheckpointError, ConfigError, LlavaOnevision2ForConditionalGeneration
+from ov2.model import (
+    CheckpointError,
+    ConfigError,
+    LlavaOnevision2ForConditionalGeneration,
+)
 from ov2.model.tiny import make_tiny_checkpoint
 
 RELEASE_VISION_KEYS = [

@@ -1,10 +1,10 @@
 """Forward/generation: placeholder scatter, KV-cache decoding, padded batches, sampling, CLI."""
 
+import argparse
+
 import numpy as np
 import pytest
 import torch
-
-import argparse
 
 from ov2.commands import chat as chat_command
 from ov2.errors import VideoError

@@ -4,7 +4,12 @@ import math
 
 import torch
 
-from ov2.model.rope import VisionRotaryEmbedding, apply_rotary, block_order_permutation, split_sizes
+from ov2.model.rope import (
+    VisionRotaryEmbedding,
+    apply_rotary,
+    block_order_permutation,
+    split_sizes,
+)
 
 
 def reference_rotate(x: list[float], t: int, h: int, w: int, head_dim: int, theta: float) -> list[float]:

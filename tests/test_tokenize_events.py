@@ -5,7 +5,6 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-import pytest
 
 import ov2
 from ov2.samples import make_bursts_clip

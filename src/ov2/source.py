@@ -17,7 +17,6 @@ from .io.probe import VideoInfo, inspect
 from .io.resize import smart_resize
 from .options import TokenizeOptions
 
-
 T = TypeVar("T")
 
 

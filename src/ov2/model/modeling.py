@@ -21,7 +21,13 @@ from transformers import Qwen3Model
 from transformers.cache_utils import Cache
 from transformers.models.qwen3.modeling_qwen3 import Qwen3RotaryEmbedding
 
-from .checkpoint import CheckpointError, check_keys, read_state_dict, stored_dtype, write_state_dict
+from .checkpoint import (
+    CheckpointError,
+    check_keys,
+    read_state_dict,
+    stored_dtype,
+    write_state_dict,
+)
 from .config import ConfigError, LlavaOnevision2Config
 from .rope import VisionRotaryEmbedding
 from .vision import OneVisionEncoder

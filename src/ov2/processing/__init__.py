@@ -2,7 +2,13 @@
 
 from .pixels import CLIP_MEAN, CLIP_STD, ImageInputError, PixelSettings
 from .processor import Processor
-from .text import DEFAULT_SYSTEM, SPECIAL_TOKENS, TextTokenizer, TokenizerError, chat_prompt
+from .text import (
+    DEFAULT_SYSTEM,
+    SPECIAL_TOKENS,
+    TextTokenizer,
+    TokenizerError,
+    chat_prompt,
+)
 from .visual import VisualBlock, image_block, timestamp_text, video_block
 
 __all__ = [

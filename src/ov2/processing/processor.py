@@ -12,7 +12,14 @@ import numpy as np
 import torch
 
 from ..visual_input import VisualInput
-from .pixels import CLIP_MEAN, CLIP_STD, IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS, PixelSettings, load_image
+from .pixels import (
+    CLIP_MEAN,
+    CLIP_STD,
+    IMAGE_MAX_PIXELS,
+    IMAGE_MIN_PIXELS,
+    PixelSettings,
+    load_image,
+)
 from .text import DEFAULT_SYSTEM, TextTokenizer, TokenizerError, chat_prompt
 from .visual import VisualBlock, image_block, video_block
 
