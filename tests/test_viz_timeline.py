@@ -9,7 +9,7 @@ import ov2
 from ov2.samples import make_bursts_clip
 from ov2.visual_input import Group, Tokens, VisualInput
 from ov2.viz.demo import burst_coverage
-from ov2.viz.outputs import MARKER, staged_directory
+from ov2.viz.outputs import MARKER, staged_output
 from ov2.viz.report import format_groups_table, group_rows
 from ov2.viz.timeline import plot_timelines, timeline_data
 
@@ -125,13 +125,13 @@ def test_plot_timelines_writes_png(codec_vi, tmp_path):
     assert img is not None and img.shape[0] > 300 and img.shape[1] > 800
 
 
-def test_staged_directory_is_all_or_nothing(tmp_path):
+def test_staged_output_is_all_or_nothing(tmp_path):
     target = tmp_path / "out"
-    with staged_directory(target, "test") as tmp:
+    with staged_output(target, "test") as tmp:
         (tmp / "a.txt").write_text("1")
     assert (target / "a.txt").read_text() == "1" and (target / MARKER).exists()
     with pytest.raises(RuntimeError):
-        with staged_directory(target, "test") as tmp:
+        with staged_output(target, "test") as tmp:
             (tmp / "b.txt").write_text("2")
             raise RuntimeError("boom")
     assert sorted(p.name for p in target.iterdir()) == sorted([MARKER, "a.txt"])  # untouched
@@ -140,6 +140,6 @@ def test_staged_directory_is_all_or_nothing(tmp_path):
     foreign.mkdir()
     (foreign / "x").write_text("x")
     with pytest.raises(ov2.InvalidOptionError):
-        with staged_directory(foreign, "test"):
+        with staged_output(foreign, "test"):
             pass
     assert (foreign / "x").exists()

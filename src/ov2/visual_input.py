@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .fileio import json_default, staged_directory
 
 TOKEN_FIELDS: dict[str, str] = {
     "canvas": "int32",
@@ -147,10 +147,7 @@ class VisualInput:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write canvases, tokens and metadata to ``directory`` atomically (all or nothing)."""
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with staged_directory(directory) as tmp:
             np.save(tmp / "canvases.npy", self.canvases)
             np.savez(tmp / "tokens.npz", **self.tokens.as_dict())
             doc = {
@@ -160,19 +157,8 @@ class VisualInput:
                 "groups": [asdict(g) for g in self.groups],
                 "meta": self.meta,
             }
-            (tmp / "visual_input.json").write_text(json.dumps(doc, indent=1, default=_json_default))
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+            (tmp / "visual_input.json").write_text(json.dumps(doc, indent=1, default=json_default))
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> "VisualInput":
@@ -190,12 +176,3 @@ class VisualInput:
             backend=doc["backend"],
         )
 
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -10,41 +10,19 @@ would make the clips unlike real footage for a codec-stream tokenizer.
 
 from __future__ import annotations
 
-import json
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from ..fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text  # noqa: F401 (re-exported)
 
 # codec name in records -> (PyAV encoder, options)
 ENCODERS: dict[str, tuple[str, dict[str, str]]] = {
     "h264": ("libx264", {"preset": "veryfast", "crf": "23"}),
     "hevc": ("libx265", {"preset": "superfast", "crf": "24", "x265-params": "log-level=error"}),
 }
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """JSON version of :func:`atomic_write_text` (compact, one line)."""
-    atomic_write_text(path, json.dumps(obj, separators=(",", ":")))
-
-
-def atomic_write_jsonl(path: str | os.PathLike, records: list[dict[str, Any]]) -> None:
-    """One JSON object per line, written atomically."""
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 class ClipWriter:

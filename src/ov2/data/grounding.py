@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from . import render
-from .encode import ENCODERS, ClipWriter, atomic_write_json, atomic_write_jsonl
-from .runner import clip_complete, remove_stale_temp_files, run_jobs
+from .encode import ENCODERS
+from .runner import generate_clips, is_clip_done, write_clip
 
 GENERATOR_VERSION = 1
 JSONL_NAME = "grounding.jsonl"
@@ -235,42 +235,14 @@ class GroundingScene:
         return self.plan.event
 
 
-def clip_paths(clips_dir: Path, clip_id: str) -> tuple[Path, Path]:
-    """(mp4 path, boxes.json path) of a clip."""
-    return clips_dir / f"{clip_id}.mp4", clips_dir / f"{clip_id}.boxes.json"
-
-
 def _is_done(job: tuple[dict[str, Any], str]) -> bool:
-    plan = GroundingPlan.from_json(job[0])
-    mp4, boxes = clip_paths(Path(job[1]), plan.id)
-    return clip_complete(mp4, boxes, plan.signature(), plan.n_frames)
+    return is_clip_done(GroundingPlan.from_json(job[0]), Path(job[1]))
 
 
 def render_clip(job: tuple[dict[str, Any], str], threads: int = 1) -> str:
-    """Render, encode and write one grounding clip (mp4, then boxes.json); returns the clip id."""
+    """Render, encode and write one clip (mp4, then boxes.json); returns the clip id."""
     plan = GroundingPlan.from_json(job[0])
-    mp4, boxes_path = clip_paths(Path(job[1]), plan.id)
-    remove_stale_temp_files(mp4.parent, plan.id)
-    scene = GroundingScene(plan)
-    boxes = []
-    with ClipWriter(mp4, plan.fps, plan.width, plan.height, plan.codec, threads=threads) as writer:
-        for i in range(plan.n_frames):
-            frame, box = scene.render(i)
-            writer.write(frame)
-            boxes.append(box)
-    atomic_write_json(
-        boxes_path,
-        {
-            "width": plan.width,
-            "height": plan.height,
-            "fps": plan.fps,
-            "times": [round(float(t), 6) for t in scene.times],
-            "boxes": boxes,
-            "signature": plan.signature(),
-            "plan": plan.to_json(),
-        },
-    )
-    return plan.id
+    return write_clip(plan, GroundingScene(plan), Path(job[1]), threads)
 
 
 def record(plan: GroundingPlan) -> dict[str, Any]:
@@ -310,15 +282,8 @@ def generate(
     """
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    out = Path(out_dir)
-    clips_dir = out / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
     plans = [
         plan_clip(seed, i, width=width, height=height, duration=duration, fps=fps, hevc_every=hevc_every)
         for i in range(int(n))
     ]
-    jobs = [(p.to_json(), str(clips_dir)) for p in plans]
-    run_jobs(jobs, render_clip, _is_done, workers=workers, progress=progress, desc="grounding")
-    path = out / JSONL_NAME
-    atomic_write_jsonl(path, [record(p) for p in plans])
-    return path
+    return generate_clips(Path(out_dir), plans, render_clip, _is_done, record, JSONL_NAME, workers, progress, "grounding")

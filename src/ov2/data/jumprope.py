@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from . import render
-from .encode import ENCODERS, ClipWriter, atomic_write_json, atomic_write_jsonl
+from .encode import ENCODERS
 from .render import NO_PAN, Pan
-from .runner import clip_complete, remove_stale_temp_files, run_jobs
+from .runner import generate_clips, is_clip_done, write_clip
 
 GENERATOR_VERSION = 1
 JSONL_NAME = "jumpscore.jsonl"
@@ -483,45 +483,14 @@ class JumpRopeScene:
 # --------------------------------------------------------------------------- files
 
 
-def clip_paths(clips_dir: Path, clip_id: str) -> tuple[Path, Path]:
-    """(mp4 path, boxes.json path) of a clip."""
-    return clips_dir / f"{clip_id}.mp4", clips_dir / f"{clip_id}.boxes.json"
-
-
 def _is_done(job: tuple[dict[str, Any], str]) -> bool:
-    plan = ClipPlan.from_json(job[0])
-    mp4, boxes = clip_paths(Path(job[1]), plan.id)
-    return clip_complete(mp4, boxes, plan.signature(), plan.n_frames)
+    return is_clip_done(ClipPlan.from_json(job[0]), Path(job[1]))
 
 
 def render_clip(job: tuple[dict[str, Any], str], threads: int = 1) -> str:
     """Render, encode and write one clip (mp4, then boxes.json); returns the clip id."""
-    plan_json, clips_dir = job
-    plan = ClipPlan.from_json(plan_json)
-    mp4, boxes_path = clip_paths(Path(clips_dir), plan.id)
-    remove_stale_temp_files(mp4.parent, plan.id)
-    scene = JumpRopeScene(plan)
-    boxes = []
-    with ClipWriter(mp4, plan.fps, plan.width, plan.height, plan.codec, threads=threads) as writer:
-        for i in range(plan.n_frames):
-            frame, box = scene.render(i)
-            writer.write(frame)
-            boxes.append(box)
-    atomic_write_json(
-        boxes_path,
-        {
-            "width": plan.width,
-            "height": plan.height,
-            "fps": plan.fps,
-            "times": [round(float(t), 6) for t in scene.times],
-            "boxes": boxes,
-            "rope_rgb": list(render.ROPE_RGB),
-            "shoe_rgb": list(render.SHOE_RGB),
-            "signature": plan.signature(),
-            "plan": plan.to_json(),
-        },
-    )
-    return plan.id
+    plan = ClipPlan.from_json(job[0])
+    return write_clip(plan, JumpRopeScene(plan), Path(job[1]), threads, extra={"rope_rgb": list(render.ROPE_RGB), "shoe_rgb": list(render.SHOE_RGB)})
 
 
 def format_answer(times: list[float]) -> str:
@@ -568,15 +537,8 @@ def generate(
     """
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    out = Path(out_dir)
-    clips_dir = out / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
     plans = [
         plan_clip(seed, i, regime, width=width, height=height, duration=duration, fps=fps, hevc_every=hevc_every)
         for i in range(int(n))
     ]
-    jobs = [(p.to_json(), str(clips_dir)) for p in plans]
-    run_jobs(jobs, render_clip, _is_done, workers=workers, progress=progress, desc=f"jumprope {regime}")
-    path = out / JSONL_NAME
-    atomic_write_jsonl(path, [record(p) for p in plans])
-    return path
+    return generate_clips(Path(out_dir), plans, render_clip, _is_done, record, JSONL_NAME, workers, progress, f"jumprope {regime}")

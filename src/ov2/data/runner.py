@@ -85,3 +85,61 @@ def remove_stale_temp_files(clips_dir: Path, clip_id: str) -> None:
     """Drop temporary files an interrupted earlier run left behind for this clip."""
     for stale in clips_dir.glob(f".{clip_id}.*.tmp*"):
         stale.unlink(missing_ok=True)
+
+
+def clip_paths(clips_dir: Path, clip_id: str) -> tuple[Path, Path]:
+    """(mp4 path, boxes.json path) of a clip."""
+    return clips_dir / f"{clip_id}.mp4", clips_dir / f"{clip_id}.boxes.json"
+
+
+def is_clip_done(plan: Any, clips_dir: Path) -> bool:
+    """True if ``plan``'s clip is complete on disk (see :func:`clip_complete`)."""
+    mp4, boxes = clip_paths(clips_dir, plan.id)
+    return clip_complete(mp4, boxes, plan.signature(), plan.n_frames)
+
+
+def write_clip(plan: Any, scene: Any, clips_dir: Path, threads: int = 1, extra: dict[str, Any] | None = None) -> str:
+    """Render every frame of ``scene``, encode the mp4, then write boxes.json last; return the clip id.
+
+    ``plan`` has id, fps, width, height, codec, n_frames, signature(), to_json();
+    ``scene.render(i)`` returns (RGB frame, box) and ``scene.times`` the frame times.
+    """
+    from ..fileio import atomic_write_json
+    from .encode import ClipWriter
+
+    mp4, boxes_path = clip_paths(clips_dir, plan.id)
+    remove_stale_temp_files(clips_dir, plan.id)
+    boxes = []
+    with ClipWriter(mp4, plan.fps, plan.width, plan.height, plan.codec, threads=threads) as writer:
+        for i in range(plan.n_frames):
+            frame, box = scene.render(i)
+            writer.write(frame)
+            boxes.append(box)
+    doc = {"width": plan.width, "height": plan.height, "fps": plan.fps,
+           "times": [round(float(t), 6) for t in scene.times], "boxes": boxes, **(extra or {}),
+           "signature": plan.signature(), "plan": plan.to_json()}
+    atomic_write_json(boxes_path, doc, indent=None)  # one compact line: a box per frame adds up
+    return plan.id
+
+
+def generate_clips(
+    out_dir: Path,
+    plans: Sequence[Any],
+    render: Callable[[tuple[dict[str, Any], str], int], str],
+    done: Callable[[tuple[dict[str, Any], str]], bool],
+    record: Callable[[Any], dict[str, Any]],
+    jsonl_name: str,
+    workers: int | None,
+    progress: bool,
+    desc: str,
+) -> Path:
+    """Render the missing clips of ``plans`` under ``out_dir/clips`` and write the jsonl; return its path."""
+    from ..fileio import atomic_write_jsonl
+
+    clips_dir = Path(out_dir) / "clips"
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(p.to_json(), str(clips_dir)) for p in plans]
+    run_jobs(jobs, render, done, workers=workers, progress=progress, desc=desc)
+    path = Path(out_dir) / jsonl_name
+    atomic_write_jsonl(path, [record(p) for p in plans])
+    return path

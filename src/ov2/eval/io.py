@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import VideoNotFoundError
+from ..fileio import atomic_write_bytes, atomic_write_json, json_default
 
-
-def write_json_atomic(path: str | os.PathLike[str], doc: Any) -> Path:
-    """Write ``doc`` as JSON to a temp file next to ``path``, then rename it into place."""
-    return write_bytes_atomic(path, (json.dumps(doc, indent=1, default=_json_default) + "\n").encode())
-
-
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+write_json_atomic = atomic_write_json  # the evaluation's historical name
 
 
 def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
@@ -37,7 +18,7 @@ def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, default=_json_default) + "\n")
+        f.write(json.dumps(record, default=json_default) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -67,7 +48,7 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             kept.append(line)
     clean = b"".join(line + b"\n" for line in kept)
     if clean != raw:
-        write_bytes_atomic(target, clean)
+        atomic_write_bytes(target, clean)
     return records
 
 
@@ -93,13 +74,3 @@ def load_records(data: str | os.PathLike[str], default_name: str) -> list[dict[s
     return load_jsonl(resolve_jsonl(data, default_name))
 
 
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

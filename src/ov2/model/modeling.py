@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from transformers import Qwen3Model
 from transformers.cache_utils import Cache
 from transformers.models.qwen3.modeling_qwen3 import Qwen3RotaryEmbedding
 
+from ..fileio import atomic_write_text
 from .checkpoint import (
     CheckpointError,
     check_keys,
@@ -247,9 +247,9 @@ class LlavaOnevision2ForConditionalGeneration(nn.Module):
         write_state_dict(state, d, max_shard_size=max_shard_size)
         cfg = self.config.to_dict()
         cfg["dtype"] = str(self.dtype).replace("torch.", "")
-        _atomic_write_text(d / CONFIG_NAME, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(d / CONFIG_NAME, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         if self.generation_defaults:
-            _atomic_write_text(d / "generation_config.json", json.dumps(self.generation_defaults, indent=2) + "\n")
+            atomic_write_text(d / "generation_config.json", json.dumps(self.generation_defaults, indent=2) + "\n")
         return d
 
 
@@ -282,10 +282,3 @@ def resolve_dtype(dtype: torch.dtype | str | None, raw_config: dict[str, Any], d
         if isinstance(name, str) and name.replace("torch.", "") in _DTYPES:
             return _DTYPES[name.replace("torch.", "")]
     return stored_dtype(directory) or torch.float32
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)

@@ -20,7 +20,7 @@ import numpy as np
 from ..visual_input import VisualInput
 from .canvases import CANVAS_PATTERN, canvas_captions
 from .export import TIMELINE_PNG, write_outputs
-from .outputs import atomic_write_text, staged_directory, write_json
+from .outputs import atomic_write_text, staged_output, write_json
 from .report import token_counts
 from .timeline import plot_timelines
 
@@ -180,7 +180,7 @@ def build_demo(
     for backend in DEMO_BACKENDS:  # bad options fail now, not after the sample is rendered
         TokenizeOptions.build(backend=backend, canvases=canvases, max_pixels=max_pixels)
     target = Path(out_dir).absolute()
-    with staged_directory(target, "demo") as tmp:
+    with staged_output(target, "demo") as tmp:
         bursts: list[tuple[float, float]] | None = None
         if video is None:
             from ..samples import make_bursts_clip

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..visual_input import TOKEN_FIELDS, VisualInput
 from .canvases import save_canvases
-from .outputs import atomic_write_text, staged_directory, write_json
+from .outputs import atomic_write_text, staged_output, write_json
 from .timeline import plot_timeline
 
 TOKENS_CSV = "tokens.csv"
@@ -71,7 +71,7 @@ def export_tokenization(
 ) -> dict[str, Path]:
     """:func:`write_outputs` into a staged directory swapped into ``out_dir`` when complete."""
     target = Path(out_dir).absolute()
-    with staged_directory(target, "tokenize") as tmp:
+    with staged_output(target, "tokenize") as tmp:
         written = write_outputs(vi, tmp, bursts=bursts)
     return {name: target / p.relative_to(tmp) for name, p in written.items()}
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,35 +18,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import InvalidOptionError
+from ..fileio import atomic_write_bytes, atomic_write_text, staged_directory  # noqa: F401 (atomic_write_bytes re-exported)
 
 MARKER = ".ov2-output"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file in the same directory and ``os.replace``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """UTF-8 text version of :func:`atomic_write_bytes`."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
@@ -87,27 +59,13 @@ def check_replaceable(target: Path) -> None:
 
 
 @contextmanager
-def staged_directory(target: str | os.PathLike[str], command: str) -> Iterator[Path]:
-    """Yield a temp directory next to ``target``; on success it replaces ``target`` in one swap.
+def staged_output(target: str | os.PathLike[str], command: str) -> Iterator[Path]:
+    """A staged ``--out`` directory (see :func:`ov2.fileio.staged_directory`) that carries the ov2 marker.
 
-    On any exception the temp directory is removed and ``target`` is left as it was.
+    Refuses to replace a directory ov2 did not write.
     """
     target = Path(target).absolute()
     check_replaceable(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
-    try:
+    with staged_directory(target) as tmp:
         yield tmp
         (tmp / MARKER).write_text(f"written by ov2 {command}\n")
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            old.rmdir()
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
