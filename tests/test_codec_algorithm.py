@@ -128,3 +128,13 @@ def test_profile_bins_and_smooths():
     assert prof.n_bins == 8 and prof.raw[2] == 6.0 and prof.raw.sum() == 6.0
     assert prof.energy[1] == pytest.approx(2.0) and prof.energy[2] == pytest.approx(2.0) and prof.energy[4] == 0
     assert prof.energy[0] == 0  # edge bins average over the bins that exist
+
+
+def test_residual_reference_is_the_nearest_earlier_non_b_frame():
+    from ov2.codec.scoring import reference_frames
+
+    # presentation order I B B P B B P: B-frames are the reordered ones
+    reordered = np.array([False, True, True, False, True, True, False])
+    refs = reference_frames([0, 1, 2, 3, 5, 6], reordered)
+    assert refs == {0: -1, 1: 0, 2: 0, 3: 0, 5: 3, 6: 3}
+    assert reference_frames([4], np.zeros(7, bool)) == {4: 3}  # no B-frames: the previous frame

@@ -8,29 +8,23 @@ video length.
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..io.decode import iter_frames
-from ..io.frames import FrameConverter, upright
-from ..io.motion import FlowEstimator, exported_field
+from ..io.frames import FrameConverter
 from ..source import Source, with_progress
 from ..visual_input import Group, Tokens
 from .candidates import pick_candidates, smooth_frame_energy
 from .groups import Span, adaptive_spans, equal_boundaries, spans_from_times
 from .layout import canvas_tokens, full_frame_tokens, paste_blocks
 from .packing import pack_group
-from .saliency import block_scores, border_mask, frame_is_bad, saliency_map
+from .scoring import Candidate, FrameScorer, reference_frames
 
-
-@dataclass
-class Candidate:
-    index: int
-    pts: float
-    rgb: np.ndarray
-    scores: np.ndarray  # [bh, bw] upright block scores before the bit-cost prior
-    bad: bool
+MAX_IN_FLIGHT = 8  # decoded frames waiting for the scoring thread (bounds memory)
 
 
 @dataclass
@@ -64,29 +58,42 @@ def plan_groups(src: Source, adaptive: bool) -> tuple[list[GroupPlan], list[str]
 
 
 def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, list[Group], dict]:
-    """Canvases, tokens, groups and backend facts for the codec (adaptive) or fixed backend."""
+    """Canvases, tokens, groups and backend facts for the codec (adaptive) or fixed backend.
+
+    The main thread decodes; a worker thread converts and scores the needed
+    frames in order (swscale, OpenCV and NumPy release the GIL, so on two cores
+    scoring overlaps decoding). At most ``MAX_IN_FLIGHT`` frames wait for it.
+    """
     opts = src.opts
     with src.timed("plan"):
         plans, fallback = plan_groups(src, adaptive)
-    use_mvs = src.info.motion_vectors and not src.info.intra_only
-    intra = src.info.intra_only
     candidate_group = {int(i): g for g, p in enumerate(plans) for i in p.candidates}
-    refs = {i - 1 for i in candidate_group}
     ah, aw = src.analysis_size
-    flow = FlowEstimator()
-    convert = FrameConverter(src.height, src.width, src.info.rotation, (ah, aw))
-    stats = {"exported": 0, "estimated": 0, "frame-difference": 0}
+    scorer = FrameScorer(
+        FrameConverter(src.height, src.width, src.info.rotation, (ah, aw)),
+        reference_frames(candidate_group, src.packets.reordered),
+        use_mvs=src.info.motion_vectors and not src.info.intra_only,
+        intra=src.info.intra_only,
+        patch_size=opts.patch_size,
+        rotation=src.info.rotation,
+    )
     canvases = np.zeros((opts.canvases, src.height, src.width, 3), dtype=np.uint8)
     token_parts: list[Tokens] = []
     groups: list[Group] = []
-    prev_luma: np.ndarray | None = None
-    prev_index = -2
+    pending: deque[Future] = deque()
     next_group = 0
+
+    def collect(limit: int) -> None:
+        while len(pending) > limit:
+            cand = pending.popleft().result()
+            if cand is not None:
+                plans[candidate_group[cand.index]].decoded.append(cand)
 
     def finish(upto: int) -> None:
         nonlocal next_group
         # upto < 0 flushes every remaining group at the end of the stream
         while next_group < len(plans) and (upto < 0 or upto > src.frames[plans[next_group].span.stop - 1]):
+            collect(0)
             g = next_group
             canv, toks, grp = _assemble(src, g, plans[g])
             canvases[g * opts.images_per_group : (g + 1) * opts.images_per_group] = canv
@@ -95,36 +102,21 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
             plans[g].decoded.clear()
             next_group += 1
 
-    with src.timed("decode_and_score"):
-        for item in with_progress(iter_frames(src.path, src.packets, src.start, src.end, export_mvs=use_mvs,
-                                          threads=opts.threads,
-                                          needed=set(candidate_group) | refs), src):
-            i = item.index
-            finish(i)  # groups that ended before this frame can be packed now
-            is_cand, is_ref = i in candidate_group, i in refs
-            if not (is_cand or is_ref):
-                continue
-            luma = convert.luma(item.frame)
-            if is_cand:
-                previous = prev_luma if prev_index == i - 1 and prev_luma is not None else luma
-                field = exported_field(item.frame, ah, aw) if use_mvs else None
-                if field is not None:
-                    stats["exported"] += 1
-                elif intra:
-                    field = np.zeros((2, ah, aw), dtype=np.float32)
-                    stats["frame-difference"] += 1
-                else:
-                    field = flow(luma, previous)
-                    stats["estimated"] += 1
-                s = saliency_map(luma, previous, field)
-                scores = upright(block_scores(s, border_mask(luma), opts.patch_size), src.info.rotation)
-                rgb = convert.rgb(item.frame)
-                bad = frame_is_bad(luma) or bool(getattr(item.frame, "is_corrupt", False))
-                plans[candidate_group[i]].decoded.append(Candidate(i, item.pts, rgb, scores, bad))
-            prev_luma, prev_index = luma, i
-        finish(-1)
-    source = max(stats, key=lambda k: stats[k]) if any(stats.values()) else "none"
-    facts = {"motion_source": source, "motion_frames": stats, "fallback": fallback}
+    needed = scorer.needed
+    with src.timed("decode_and_score"), ThreadPoolExecutor(max_workers=1) as worker:
+        try:
+            frames = iter_frames(src.path, src.packets, src.start, src.end, export_mvs=scorer.use_mvs,
+                                 threads=opts.threads, needed=needed)
+            for item in with_progress(frames, src):
+                finish(item.index)  # groups that ended before this frame can be packed now
+                if item.index in needed:
+                    pending.append(worker.submit(scorer.process, item.index, item.pts, item.frame))
+                    collect(MAX_IN_FLIGHT)
+            finish(-1)
+        finally:
+            for f in pending:
+                f.cancel()
+    facts = {"motion_source": scorer.motion_source, "motion_frames": scorer.stats, "fallback": fallback}
     return canvases, Tokens.concat(token_parts), groups, facts
 
 
