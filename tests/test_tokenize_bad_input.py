@@ -18,7 +18,7 @@ def small_clip(tmp_path_factory):
     return make_bursts_clip(tmp_path_factory.mktemp("bad") / "ok.mp4", duration=3.0, width=160, height=96).path
 
 
-def _expect(exc_type, path, match, **kw):
+def _assert_raises(exc_type, path, match, **kw):
     with pytest.raises(exc_type, match=match) as info:
         ov2.tokenize(path, **kw)
     assert isinstance(info.value, ov2.VideoError)
@@ -26,23 +26,23 @@ def _expect(exc_type, path, match, **kw):
 
 
 def test_missing_path(tmp_path):
-    _expect(ov2.VideoNotFoundError, tmp_path / "nope.mp4", "no such file")
+    _assert_raises(ov2.VideoNotFoundError, tmp_path / "nope.mp4", "no such file")
 
 
 def test_directory_instead_of_file(tmp_path):
-    _expect(ov2.VideoNotFoundError, tmp_path, "not a regular file")
+    _assert_raises(ov2.VideoNotFoundError, tmp_path, "not a regular file")
 
 
 def test_empty_file(tmp_path):
     p = tmp_path / "empty.mp4"
     p.write_bytes(b"")
-    _expect(ov2.VideoFormatError, p, "empty")
+    _assert_raises(ov2.VideoFormatError, p, "empty")
 
 
 def test_random_bytes(tmp_path):
     p = tmp_path / "noise.mp4"
     p.write_bytes(np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes())
-    _expect(ov2.VideoError, p, "noise.mp4")
+    _assert_raises(ov2.VideoError, p, "noise.mp4")
 
 
 def test_truncated_mp4(tmp_path, small_clip):
@@ -50,7 +50,7 @@ def test_truncated_mp4(tmp_path, small_clip):
     for cut in (len(data) // 2, 100):
         p = tmp_path / f"cut{cut}.mp4"
         p.write_bytes(data[:cut])
-        _expect(ov2.VideoFormatError, p, "truncated")
+        _assert_raises(ov2.VideoFormatError, p, "truncated")
 
 
 def test_truncated_stream_with_index_first_keeps_what_it_has(tmp_path):
@@ -78,13 +78,13 @@ def test_audio_only_file(tmp_path):
             out.mux(pkt)
         for pkt in s.encode():
             out.mux(pkt)
-    _expect(ov2.NoVideoStreamError, p, "no video stream")
+    _assert_raises(ov2.NoVideoStreamError, p, "no video stream")
 
 
 def test_still_image(tmp_path):
     p = tmp_path / "photo.png"
     cv2.imwrite(str(p), np.full((64, 64, 3), 100, np.uint8))
-    _expect(ov2.EmptyVideoError, p, "still image")
+    _assert_raises(ov2.EmptyVideoError, p, "still image")
 
 
 def test_one_frame_video(tmp_path):
@@ -96,7 +96,7 @@ def test_one_frame_video(tmp_path):
             out.mux(pkt)
         for pkt in s.encode():
             out.mux(pkt)
-    _expect(ov2.EmptyVideoError, p, "single frame")
+    _assert_raises(ov2.EmptyVideoError, p, "single frame")
 
 
 def test_huge_frames_are_refused_before_decoding(tmp_path):
@@ -109,7 +109,7 @@ def test_huge_frames_are_refused_before_decoding(tmp_path):
                 out.mux(pkt)
         for pkt in s.encode():
             out.mux(pkt)
-    _expect(ov2.UnsupportedVideoError, p, "frame size")
+    _assert_raises(ov2.UnsupportedVideoError, p, "frame size")
 
 
 def test_large_frames_are_downscaled(tmp_path):

@@ -10,19 +10,44 @@ would make the clips unlike real footage for a codec-stream tokenizer.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-
-from ..fileio import atomic_write_json, atomic_write_jsonl, atomic_write_text  # noqa: F401 (re-exported)
 
 # codec name in records -> (PyAV encoder, options)
 ENCODERS: dict[str, tuple[str, dict[str, str]]] = {
     "h264": ("libx264", {"preset": "veryfast", "crf": "23"}),
     "hevc": ("libx265", {"preset": "superfast", "crf": "24", "x265-params": "log-level=error"}),
 }
+
+
+class PlanMixin:
+    """Methods shared by the generators' clip plans (dataclasses with n_frames, fps, codec).
+
+    ``GENERATOR_VERSION`` is set by each plan class; bump it when rendering changes so
+    clips on disk from an older generator are redone.
+    """
+
+    GENERATOR_VERSION = 1
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / self.fps  # type: ignore[attr-defined]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    def signature(self) -> str:
+        """Hash of plan, generator version and encoder settings: a clip with another signature is stale."""
+        blob = json.dumps({"v": self.GENERATOR_VERSION, "plan": self.to_json(),
+                           "encoder": ENCODERS[self.codec]}, sort_keys=True)  # type: ignore[attr-defined]
+        return hashlib.sha1(blob.encode()).hexdigest()
 
 
 class ClipWriter:

@@ -12,20 +12,17 @@ prompt of the grounding spec as ``question``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import render
-from .encode import ENCODERS
+from .encode import PlanMixin
 from .runner import generate_clips, is_clip_done, write_clip
 
-GENERATOR_VERSION = 1
 JSONL_NAME = "grounding.jsonl"
 QUESTION_TEMPLATE = (
     "Please find the visual event described by the sentence '{query}', determining its starting and ending "
@@ -95,7 +92,7 @@ class Event:
 
 
 @dataclass
-class GroundingPlan:
+class GroundingPlan(PlanMixin):
     """Everything needed to render one grounding clip deterministically (JSON-able)."""
 
     id: str
@@ -110,24 +107,11 @@ class GroundingPlan:
     noise_sigma: float
     event: Event
 
-    @property
-    def duration(self) -> float:
-        return self.n_frames / self.fps
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> GroundingPlan:
         d = dict(d)
         d["event"] = Event(**d["event"])
         return cls(**d)
-
-    def signature(self) -> str:
-        blob = json.dumps(
-            {"v": GENERATOR_VERSION, "plan": self.to_json(), "encoder": ENCODERS[self.codec]}, sort_keys=True
-        )
-        return hashlib.sha1(blob.encode()).hexdigest()
 
 
 def plan_clip(

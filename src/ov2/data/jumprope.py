@@ -27,21 +27,18 @@ share of HEVC.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import render
-from .encode import ENCODERS
+from .encode import PlanMixin
 from .render import NO_PAN, Pan
 from .runner import generate_clips, is_clip_done, write_clip
 
-GENERATOR_VERSION = 1
 JSONL_NAME = "jumpscore.jsonl"
 QUESTION = (
     "The video shows a person skipping rope. List the start time of every jump cycle, i.e. every moment "
@@ -79,7 +76,7 @@ class Figure:
 
 
 @dataclass
-class ClipPlan:
+class ClipPlan(PlanMixin):
     """Everything needed to render one clip deterministically (JSON-able)."""
 
     id: str
@@ -97,10 +94,6 @@ class ClipPlan:
     figure: Figure
     bursts: list[Burst] = field(default_factory=list)
 
-    @property
-    def duration(self) -> float:
-        return self.n_frames / self.fps
-
     def cycle_starts(self) -> list[float]:
         """Exact (unrounded) cycle starts, ascending."""
         return [t for b in self.bursts for t in b.starts]
@@ -108,9 +101,6 @@ class ClipPlan:
     def answer(self) -> list[float]:
         """Ground truth as annotated: cycle starts rounded to 2 decimals."""
         return [round(t, 2) for t in self.cycle_starts()]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ClipPlan:
@@ -122,13 +112,6 @@ class ClipPlan:
         d["figure"] = Figure(**fig)
         d["bursts"] = [Burst(**b) for b in d["bursts"]]
         return cls(**d)
-
-    def signature(self) -> str:
-        """Hash of plan, generator version and encoder settings: a clip with another signature is stale."""
-        blob = json.dumps(
-            {"v": GENERATOR_VERSION, "plan": self.to_json(), "encoder": ENCODERS[self.codec]}, sort_keys=True
-        )
-        return hashlib.sha1(blob.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- planning

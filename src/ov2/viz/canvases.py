@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..fileio import atomic_write_bytes
 from ..visual_input import VisualInput
-from .outputs import atomic_write_bytes
 
 CANVAS_PATTERN = "canvas_{:03d}.png"
 

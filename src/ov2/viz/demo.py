@@ -17,10 +17,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..fileio import atomic_write_text
 from ..visual_input import VisualInput
 from .canvases import CANVAS_PATTERN, canvas_captions
 from .export import TIMELINE_PNG, write_outputs
-from .outputs import atomic_write_text, staged_output, write_json
+from .outputs import staged_output, write_json
 from .report import token_counts
 from .timeline import plot_timelines
 

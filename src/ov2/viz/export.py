@@ -10,9 +10,10 @@ from typing import Sequence
 
 import numpy as np
 
+from ..fileio import atomic_write_text
 from ..visual_input import TOKEN_FIELDS, VisualInput
 from .canvases import save_canvases
-from .outputs import atomic_write_text, staged_output, write_json
+from .outputs import staged_output, write_json
 from .timeline import plot_timeline
 
 TOKENS_CSV = "tokens.csv"

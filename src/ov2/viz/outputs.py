@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import InvalidOptionError
-from ..fileio import atomic_write_bytes, atomic_write_text, staged_directory  # noqa: F401 (atomic_write_bytes re-exported)
+from ..fileio import atomic_write_text, staged_directory
 
 MARKER = ".ov2-output"
 

@@ -149,7 +149,7 @@ def plot_timelines(
     # A bare Figure (no pyplot): no global backend switch, nothing to close, safe in notebooks and threads.
     from matplotlib.figure import Figure
 
-    from .outputs import atomic_write_bytes
+    from ..fileio import atomic_write_bytes
 
     if not items:
         raise ValueError("plot_timelines needs at least one VisualInput")
