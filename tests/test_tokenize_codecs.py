@@ -116,3 +116,19 @@ def test_stream_starting_at_a_nonzero_pts(tmp_path):
     g = next(g for g in vi.groups if g.start <= 8.5 < g.end)
     p = vi.tokens.valid & (vi.tokens.kind == "P") & (vi.tokens.group == g.index)
     assert np.mean((vi.tokens.time[p] >= 8.0) & (vi.tokens.time[p] < 9.6)) > 0.7
+
+
+def test_raw_elementary_stream_without_timestamps(tmp_path):
+    truth = make_bursts_clip(tmp_path / "a.mp4", duration=6.0, width=224, height=128, bursts=[(1.0, 2.0), (4.0, 5.0)])
+    raw = tmp_path / "a.h264"
+    with av.open(str(truth.path)) as inp, av.open(str(raw), "w", format="h264") as out:
+        outs = out.add_stream_from_template(inp.streams.video[0])
+        for pkt in inp.demux(inp.streams.video[0]):
+            if pkt.dts is not None:
+                pkt.stream = outs
+                out.mux(pkt)
+    vi = ov2.tokenize(raw, canvases=8)
+    assert vi.meta["video"]["frame_count"] == len(truth.times)
+    assert vi.meta["video"]["duration"] == pytest.approx(6.0, abs=0.1)
+    p = vi.tokens.valid & (vi.tokens.kind == "P")
+    assert np.mean([truth.moving(t) for t in vi.tokens.time[p]]) > 0.7

@@ -52,7 +52,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 def inspect(path: str | os.PathLike[str]) -> tuple[VideoInfo, PacketTable]:
-    """Probe ``path`` and run its packet pass in one open."""
+    """Probe ``path``: the packet pass, then the first decoded frame (rotation, true size, pixel format)."""
     with open_video(path) as (container, stream):
         codec = stream.codec_context.codec.canonical_name  # "av1", not the decoder "libdav1d"
         cw, ch = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
@@ -62,6 +62,8 @@ def inspect(path: str | os.PathLike[str]) -> tuple[VideoInfo, PacketTable]:
                 f"{MAX_PIXELS // 1_000_000} MP); downscale it first (e.g. ffmpeg -vf scale=-2:2160)"
             )
         packets = _read(container, stream, path)
+    # A fresh open for the first frame: elementary streams (.h264, .hevc) cannot seek back to 0.
+    with open_video(path) as (container, stream):
         first = _first_frame(container, stream, path)
         rotation = int(round(getattr(first, "rotation", 0) or 0)) % 360
         rotation = (rotation // 90) * 90
@@ -94,10 +96,6 @@ def inspect(path: str | os.PathLike[str]) -> tuple[VideoInfo, PacketTable]:
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: object) -> av.VideoFrame:
-    try:
-        container.seek(0, stream=stream, backward=True, any_frame=False)
-    except av.error.FFmpegError:
-        pass  # not seekable: the demuxer may still decode from where it is
     frames = container.decode(stream)
     try:
         for frame in frames:
