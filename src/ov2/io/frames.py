@@ -37,7 +37,8 @@ class FrameConverter:
 
     def luma(self, frame: av.VideoFrame) -> np.ndarray:
         """uint8 luma at ``luma_hw``, coded orientation (saliency analysis stays unrotated)."""
-        assert self.luma_hw is not None, "FrameConverter built without luma_hw"
+        if self.luma_hw is None:
+            raise ValueError("this FrameConverter was built without luma_hw")
         h, w = self.luma_hw
         out = self._luma.reformat(frame, width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
         return np.ascontiguousarray(out)
