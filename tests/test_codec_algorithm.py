@@ -138,3 +138,10 @@ def test_residual_reference_is_the_nearest_earlier_non_b_frame():
     refs = reference_frames([0, 1, 2, 3, 5, 6], reordered)
     assert refs == {0: -1, 1: 0, 2: 0, 3: 0, 5: 3, 6: 3}
     assert reference_frames([4], np.zeros(7, bool)) == {4: 3}  # no B-frames: the previous frame
+
+
+def test_no_group_left_shorter_than_min_span_at_the_end():
+    b = np.ones(21)
+    bounds = scan_boundaries(b, groups=4, min_bins=3, max_bins=30, radius=0, band=None)
+    edges = [0, *bounds, 21]
+    assert min(np.diff(edges)) >= 3, edges

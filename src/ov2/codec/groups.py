@@ -73,6 +73,8 @@ def scan_boundaries(
             start, acc, k = j + 1, 0.0, j + 1
             continue
         k += 1
+    if bounds and n - bounds[-1] < min_bins:
+        bounds.pop()  # the leftover tail is shorter than min_span: it joins the group before it
     return bounds
 
 
