@@ -138,6 +138,7 @@ def test_release_style_config_and_tied_head(ckpt, tmp_path):
     cfg["vision_config"]["model_type"] = "llava_onevision2"
     cfg["vision_config"].pop("frame_windows_size")  # release default 4 applies
     cfg["text_config"]["tie_word_embeddings"] = True
+    cfg.pop("tie_word_embeddings")  # older release configs forward the read to text_config
     cfg["auto_map"] = {"AutoConfig": "configuration_llava_onevision2.LlavaOnevision2Config"}
     d = _rewrite(ckpt, tmp_path, lambda sd: sd.pop("lm_head.weight"))
     (d / "config.json").write_text(json.dumps(cfg))
@@ -149,3 +150,31 @@ def test_release_style_config_and_tied_head(ckpt, tmp_path):
     assert again["auto_map"] == cfg["auto_map"] and again["vision_config"]["model_type"] == "llava_onevision2"
     with safe_open(str(tmp_path / "resaved" / "model.safetensors"), "pt") as f:
         assert "lm_head.weight" not in f.keys()
+
+
+def test_top_level_tie_word_embeddings_wins(ckpt, tmp_path):
+    """transformers 5 release config: the top-level field decides tying, and its save_pretrained
+    then omits lm_head.weight even though text_config still says false."""
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["tie_word_embeddings"] = True
+    cfg["text_config"]["tie_word_embeddings"] = False
+    d = _rewrite(ckpt, tmp_path, lambda sd: sd.pop("lm_head.weight"))
+    (d / "config.json").write_text(json.dumps(cfg))
+    m = LlavaOnevision2ForConditionalGeneration.from_pretrained(d)
+    assert m.config.tie_word_embeddings
+    assert m.lm_head.weight is m.language_model.embed_tokens.weight
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        hidden = m.language_model(input_ids=ids).last_hidden_state
+        assert torch.allclose(m(ids).logits, hidden @ m.language_model.embed_tokens.weight.T, atol=1e-5)
+    # The reverse: top-level false overrides a text_config that says true, so lm_head must be stored.
+    cfg["tie_word_embeddings"] = False
+    cfg["text_config"]["tie_word_embeddings"] = True
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="lm_head.weight"):
+        LlavaOnevision2ForConditionalGeneration.from_pretrained(d)
+    untied = LlavaOnevision2ForConditionalGeneration.from_pretrained(ckpt)
+    assert untied.lm_head.weight is not untied.language_model.embed_tokens.weight
+    # Our own save writes the resolved value at the top level, readable by either config generation.
+    m.save_pretrained(tmp_path / "resaved")
+    assert json.loads((tmp_path / "resaved" / "config.json").read_text())["tie_word_embeddings"] is True

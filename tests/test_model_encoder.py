@@ -38,8 +38,11 @@ def test_windowed_attention_equals_per_window_softmax():
         windowed_attention(q, k, v, [1, 2], 0.25)
 
 
-def reference_encoder(visual, pixel_values, positions, lengths):
-    """Plain forward from the spec (dense math per window), reading weights by release key names."""
+def reference_encoder(visual, pixel_values, positions, lengths, num_layers=None):
+    """Plain forward from the spec (dense math per window), reading weights by release key names.
+
+    ``num_layers`` limits how many encoder layers feed the merger (default: all of them).
+    """
     sd = visual.state_dict()
     cfg = visual.config
     d, heads = cfg.hidden_size, cfg.num_attention_heads
@@ -60,7 +63,7 @@ def reference_encoder(visual, pixel_values, positions, lengths):
         return t * emb.cos() + r * emb.sin()
 
     x = ln(x, "layernorm_pre")
-    for i in range(cfg.num_hidden_layers):
+    for i in range(cfg.num_hidden_layers if num_layers is None else num_layers):
         p = f"encoder.layers.{i}."
         h = ln(x, p + "layer_norm1")
         qkv = h @ sd[p + "self_attn.qkv.weight"].T + sd[p + "self_attn.qkv.bias"]
@@ -154,3 +157,38 @@ def test_row_major_positions_option_matches_block_order(tiny):
         a = model.visual(pv, grid, raster[perm])
         b = model.visual(pv, grid, raster, positions_row_major=True)
     assert torch.equal(a, b)
+
+
+def test_vision_feature_layer_selects_encoder_output(tmp_path):
+    """Current release: merger reads hidden_states[-1]; an older drop read [-2] (reachable by config)."""
+    import json
+
+    from ov2.model import LlavaOnevision2ForConditionalGeneration
+    from ov2.model.config import ConfigError
+    from ov2.model.tiny import make_tiny_checkpoint
+
+    d = make_tiny_checkpoint(tmp_path / "tiny", seed=3)
+    last = LlavaOnevision2ForConditionalGeneration.from_pretrained(d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["vision_config"]["vision_feature_layer"] = -2
+    (d / "config.json").write_text(json.dumps(cfg))
+    prev = LlavaOnevision2ForConditionalGeneration.from_pretrained(d)
+    rng = np.random.default_rng(1)
+    pv = torch.from_numpy(rng.standard_normal((32, 588)).astype(np.float32))
+    r, c = torch.meshgrid(torch.arange(4), torch.arange(4), indexing="ij")
+    raster = torch.stack([torch.zeros(16, dtype=torch.long), r.reshape(-1), c.reshape(-1)], 1)
+    perm = torch.tensor([0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15])
+    pos = torch.cat([raster[perm], raster[perm]])
+    grid = torch.tensor([[1, 4, 4], [1, 4, 4]])
+    with torch.no_grad():
+        a = last.visual(pv, grid, pos)
+        b = prev.visual(pv, grid, pos)
+        want_a = reference_encoder(last.visual, pv, pos, [16, 16])
+        want_b = reference_encoder(prev.visual, pv, pos, [16, 16], num_layers=1)
+    assert torch.allclose(a, want_a, atol=1e-5)
+    assert torch.allclose(b, want_b, atol=1e-5)
+    assert not torch.allclose(a, b, atol=1e-3)
+    cfg["vision_config"]["vision_feature_layer"] = -3  # the embeddings: not a layer output
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="vision_feature_layer"):
+        LlavaOnevision2ForConditionalGeneration.from_pretrained(d)

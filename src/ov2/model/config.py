@@ -137,7 +137,18 @@ class LlavaOnevision2Config:
 
     @property
     def tie_word_embeddings(self) -> bool:
-        # The release forwards attribute reads to text_config when it has the key.
+        """Whether ``lm_head`` shares the embedding matrix.
+
+        The current release config (transformers 5 dataclass ``LlavaOnevision2Config``)
+        has its own top-level ``tie_word_embeddings`` field, and transformers ties the
+        head from that top-level value; its ``save_pretrained`` then leaves
+        ``lm_head.weight`` out of the safetensors even when ``text_config`` says
+        ``false``. Older release configs had no top-level field and forwarded the
+        read to ``text_config``. So: the top-level key when config.json has one,
+        else the text config's.
+        """
+        if "tie_word_embeddings" in self._extra:
+            return bool(self._extra["tie_word_embeddings"])
         return bool(getattr(self.text_config, "tie_word_embeddings", False))
 
     @classmethod
@@ -157,6 +168,9 @@ class LlavaOnevision2Config:
         out = {k: copy.deepcopy(self.__dict__.get(k, v)) for k, v in self._extra.items()}
         out["model_type"] = MODEL_TYPE
         out.setdefault("architectures", ["LlavaOnevision2ForConditionalGeneration"])
+        # Written explicitly so both release config generations (top-level field or
+        # forwarded to text_config) read the same tying we use.
+        out["tie_word_embeddings"] = self.tie_word_embeddings
         text = self.text_config.to_dict()
         text.pop("_attn_implementation_autoset", None)
         text.pop("_attn_implementation", None)

@@ -15,7 +15,7 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from .attention import grid_window_lengths, windowed_attention
-from .config import OneVisionEncoderConfig
+from .config import ConfigError, OneVisionEncoderConfig
 from .rope import VisionRotaryEmbedding, apply_rotary, block_order_permutation
 
 AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Sequence[int], float], torch.Tensor]
@@ -149,6 +149,7 @@ class OneVisionEncoder(nn.Module):
         self.layernorm_post = _norm(config) if (use_head or getattr(config, "use_post_layernorm", False)) else None
         self.head = PoolingHead(config) if use_head else None
         self.merger = VisionPatchMerger(config)
+        self.num_layers_used = _layers_for_feature(config)
 
     def window_lengths(
         self, grid_thw: torch.Tensor | None, n: int, window_lengths: torch.Tensor | Sequence[int] | None = None
@@ -174,11 +175,11 @@ class OneVisionEncoder(nn.Module):
         lengths: Sequence[int],
         attention_fn: AttentionFn = windowed_attention,
     ) -> torch.Tensor:
-        """Last encoder layer's hidden states [N, hidden] (after ``layernorm_post`` if configured)."""
+        """Encoder hidden states [N, hidden] of ``vision_feature_layer`` (default: the last layer), after ``layernorm_post`` if configured."""
         h = self.embeddings(pixel_values)
         angles = self.video_rope(patch_positions.reshape(-1, 3).to(h.device))
         h = self.layernorm_pre(h)
-        for layer in self.encoder.layers:
+        for layer in self.encoder.layers[: self.num_layers_used]:
             h = layer(h, angles, lengths, attention_fn)
         if self.layernorm_post is not None:
             h = self.layernorm_post(h)
@@ -204,6 +205,23 @@ class OneVisionEncoder(nn.Module):
         lengths = self.window_lengths(grid_thw, n, window_lengths)
         h = self.encode(pixel_values, patch_positions, lengths, attention_fn)
         return self.merger(h, patch_positions)
+
+
+def _layers_for_feature(config: OneVisionEncoderConfig) -> int:
+    """How many encoder layers feed the merger.
+
+    ``vision_feature_layer`` indexes the encoder's hidden-state tuple
+    (embeddings, layer 1, ..., layer L) like the release's
+    ``encoder_outputs.hidden_states[i]``. The current release takes ``-1`` (the last
+    layer, our default); an older release drop took ``-2`` (the next-to-last layer),
+    reachable by putting ``"vision_feature_layer": -2`` in ``vision_config``.
+    """
+    n = config.num_hidden_layers
+    idx = int(getattr(config, "vision_feature_layer", -1))
+    used = n + 1 + idx if idx < 0 else idx
+    if not 1 <= used <= n:
+        raise ConfigError(f"vision_feature_layer {idx} is out of range for {n} encoder layers")
+    return used
 
 
 def _row_major_to_block(positions: torch.Tensor, grid_thw: torch.Tensor | None, merge: int) -> torch.Tensor:
