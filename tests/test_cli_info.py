@@ -11,7 +11,7 @@ from cli_helpers import run_cli
 import ov2
 from ov2.io.probe import inspect
 from ov2.samples import make_bursts_clip
-from ov2.viz.packets import motion_source_for, per_second_bytes, sparkline
+from ov2.viz.packets import per_second_bytes, sparkline
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_text_report(clip):
 def test_motion_source_matches_what_tokenize_uses(codec, ext, expected, tmp_path):
     clip = make_bursts_clip(tmp_path / f"c{ext}", duration=2.0, width=160, height=96, codec=codec)
     info, _ = inspect(clip.path)
-    assert motion_source_for(info) == expected
+    assert info.planned_motion_source == expected
     vi = ov2.tokenize(clip.path, backend="codec", canvases=4, max_pixels=20000)
     assert vi.meta["motion_source"] == expected
     code, stdout, _ = run_cli(["info", str(clip.path), "--json"])

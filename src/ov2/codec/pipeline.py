@@ -72,8 +72,7 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
     scorer = FrameScorer(
         FrameConverter(src.height, src.width, src.info.rotation, (ah, aw)),
         reference_frames(candidate_group, src.packets.reordered),
-        use_mvs=src.info.motion_vectors and not src.info.intra_only,
-        intra=src.info.intra_only,
+        source=src.info.planned_motion_source,
         patch_size=opts.patch_size,
         rotation=src.info.rotation,
     )

@@ -48,15 +48,15 @@ def reference_frames(candidates: Iterable[int], reordered: np.ndarray) -> dict[i
 class FrameScorer:
     """Per-video scoring state; :meth:`process` takes the needed frames in presentation order."""
 
-    def __init__(self, convert: FrameConverter, ref_of: dict[int, int], use_mvs: bool, intra: bool,
+    def __init__(self, convert: FrameConverter, ref_of: dict[int, int], source: str,
                  patch_size: int, rotation: int) -> None:
         self.convert = convert
         self.ref_of = ref_of
         self.last_user: dict[int, int] = {}
         for c, r in ref_of.items():
             self.last_user[r] = max(c, self.last_user.get(r, -1))
-        self.use_mvs = use_mvs
-        self.intra = intra
+        self.use_mvs = source == "exported"
+        self.intra = source == "frame-difference"
         self.patch_size = patch_size
         self.rotation = rotation
         self.flow = FlowEstimator()

@@ -42,6 +42,19 @@ class VideoInfo:
     intra_only: bool  # every frame is a keyframe (MJPEG, ProRes, all-intra H.264...)
     keyframes: int
 
+    @property
+    def planned_motion_source(self) -> str:
+        """Where the codec/fixed backends will take motion from, decided by the stream alone.
+
+        Intra-only streams have no motion to export or estimate against a
+        reference ("frame-difference"); decoders that export vectors use them
+        ("exported"); everything else estimates motion on decoded luma
+        ("estimated"). Single frames without vectors may still be estimated.
+        """
+        if self.intra_only:
+            return "frame-difference"
+        return "exported" if self.motion_vectors else "estimated"
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -18,19 +18,6 @@ SPARK_WIDTH = 64  # characters; longer videos use wider bins
 KEYFRAMES_SHOWN = 8
 
 
-def motion_source_for(info: VideoInfo) -> str:
-    """The motion source ``ov2.tokenize`` (codec/fixed) will use for this video.
-
-    Mirrors the pipeline's rule: intra-only streams have no motion to export or
-    estimate against a reference ("frame-difference"); decoders that export
-    vectors use them ("exported"); everything else estimates motion on the
-    decoded luma ("estimated").
-    """
-    if info.intra_only:
-        return "frame-difference"
-    return "exported" if info.motion_vectors else "estimated"
-
-
 def per_second_bytes(packets: PacketTable, bin_seconds: float = 1.0) -> tuple[float, np.ndarray]:
     """Bytes of P/B (non-key) packets per ``bin_seconds`` bin over the whole stream: (t0, values)."""
     t0 = packets.start
@@ -95,7 +82,7 @@ def packet_report(info: VideoInfo, packets: PacketTable, energy: str = "excess")
         "reordered_packets": int(packets.reordered.sum()),
         "intra_only": info.intra_only,
         "motion_vectors": info.motion_vectors,
-        "motion_source": motion_source_for(info),
+        "motion_source": info.planned_motion_source,
         "truncated": bool(packets.truncated),
         "stream_bytes": total,
         "bitrate_kbps": total * 8 / duration / 1000 if duration > 0 else 0.0,
