@@ -28,6 +28,7 @@ from pathlib import Path
 import av
 
 import ov2
+from ov2.io.encode import VideoWriter
 from ov2.io.probe import probe
 
 
@@ -43,19 +44,10 @@ def build_clip(out: Path, seconds: float = 60.0) -> Path:
     if out.exists():
         return out
     with av.open(str(bbb_path())) as src:
-        frames = [f.to_ndarray(format="yuv420p") for f in src.decode(video=0)]
-    tmp = out.with_suffix(".part.mp4")
-    with av.open(str(tmp), "w") as dst:
-        s = dst.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
-        s.options = {"preset": "veryfast"}
+        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
+    with VideoWriter(out, 1280, 720, fps=25, options={"preset": "veryfast"}) as dst:
         for i in range(int(seconds * 25)):
-            f = av.VideoFrame.from_ndarray(frames[i % len(frames)], format="yuv420p")
-            for p in s.encode(f):
-                dst.mux(p)
-        for p in s.encode():
-            dst.mux(p)
-    tmp.rename(out)
+            dst.write(frames[i % len(frames)])
     return out
 
 

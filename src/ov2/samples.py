@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
+from .io.encode import VideoWriter
+
+# fast settings: the samples are for demos and tests, not for quality
+SAMPLE_OPTIONS = {
+    "libx264": {"preset": "veryfast"},
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=none"},
+    "libsvtav1": {"preset": "12"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8"},
+}
 PIX_FMT = {"libx264": "yuv420p", "libx265": "yuv420p", "libvpx-vp9": "yuv420p", "libsvtav1": "yuv420p",
            "mpeg4": "yuv420p", "mpeg2video": "yuv420p", "mjpeg": "yuvj420p"}
 
@@ -75,7 +82,6 @@ def make_bursts_clip(
     rng = np.random.default_rng(seed)
     bursts = default_bursts(duration) if bursts is None else bursts
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     bg = _background(height, width, rng)
     r = max(4, min(width, height) // 10)
     n_max = int(duration * fps) + 1
@@ -94,42 +100,13 @@ def make_bursts_clip(
     cx = (width / 2 + (width / 2 - 2 * r) * np.sin(phase)).astype(int)
     cy = (height / 2 + (height / 2 - 2 * r) * np.sin(phase * 1.7)).astype(int)
     boxes = np.stack([cx - r, cy - r, cx + r, cy + r], axis=1).clip(0, [width, height, width, height])
-    tmp = path.with_name(f".{path.name}.part")
-    container = av.open(str(tmp), mode="w", format=_format_for(path))
-    tb = Fraction(1, 1000) if vfr else Fraction(1, int(round(fps)) * 100)
-    stream = container.add_stream(codec, rate=Fraction(int(round(fps * 1000)), 1000))
-    stream.width, stream.height = width, height
-    stream.pix_fmt = PIX_FMT.get(codec, "yuv420p")
-    stream.time_base = tb
-    # constant rate: the codec's own time base is 1/fps (MPEG-2 accepts only standard rates)
-    stream.codec_context.time_base = tb if vfr else Fraction(1, int(round(fps)))
-    opts = {"preset": "veryfast"} if codec == "libx264" else {}
-    if codec == "libx265":
-        opts = {"preset": "ultrafast", "x265-params": "log-level=none"}
-    if codec == "libsvtav1":
-        opts = {"preset": "12"}
-    if codec in ("libvpx-vp9",):
-        opts = {"deadline": "realtime", "cpu-used": "8"}
-    stream.options = {**opts, **(options or {})}
-    if rotation:
-        stream.set_display_rotation(rotation)
     noise = rng.integers(-2, 3, size=(4, height, width, 1), dtype=np.int16)
-    for n, t in enumerate(times):
-        img = bg.astype(np.int16) + noise[n % 4]
-        img = np.clip(img, 0, 255).astype(np.uint8)
-        cv2.circle(img, (int(cx[n]), int(cy[n])), r, (230, 40, 30), -1)
-        cv2.circle(img, (int(cx[n]) - r // 3, int(cy[n]) - r // 3), r // 3, (250, 220, 60), -1)
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-        frame.pts = int(round(t / tb))
-        frame.time_base = tb
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    os.replace(tmp, path)
+    with VideoWriter(path, width, height, fps=fps, encoder=codec, pix_fmt=PIX_FMT.get(codec, "yuv420p"),
+                     options={**SAMPLE_OPTIONS.get(codec, {}), **(options or {})}, rotation=rotation, vfr=vfr) as out:
+        for n, t in enumerate(times):
+            img = np.clip(bg.astype(np.int16) + noise[n % 4], 0, 255).astype(np.uint8)
+            cv2.circle(img, (int(cx[n]), int(cy[n])), r, (230, 40, 30), -1)
+            cv2.circle(img, (int(cx[n]) - r // 3, int(cy[n]) - r // 3), r // 3, (250, 220, 60), -1)
+            out.write(img, time=float(t))
     return ClipTruth(path, width, height, fps, list(bursts), times, boxes)
 
-
-def _format_for(path: Path) -> str | None:
-    return {".mp4": "mp4", ".mkv": "matroska", ".webm": "webm", ".avi": "avi", ".mov": "mov"}.get(path.suffix.lower())

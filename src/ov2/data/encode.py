@@ -14,11 +14,9 @@ import hashlib
 import json
 import os
 from dataclasses import asdict
-from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ..io.encode import VideoWriter
 
 # codec name in records -> (PyAV encoder, options)
 ENCODERS: dict[str, tuple[str, dict[str, str]]] = {
@@ -50,77 +48,16 @@ class PlanMixin:
         return hashlib.sha1(blob.encode()).hexdigest()
 
 
-class ClipWriter:
-    """Encode RGB frames into an MP4 at ``path``; the file appears only when :meth:`close` succeeds.
-
-    Frame ``i`` gets pts ``i / fps`` (constant frame rate). Use as a context
-    manager: on an exception the partial temporary file is removed.
-    """
+class ClipWriter(VideoWriter):
+    """An MP4 of the benchmark's codec (``"h264"`` or ``"hevc"``, settings from :data:`ENCODERS`)."""
 
     def __init__(
         self, path: str | os.PathLike, fps: int, width: int, height: int, codec: str = "h264", threads: int = 1
     ) -> None:
-        import av
-
         if codec not in ENCODERS:
             raise ValueError(f"codec must be one of {sorted(ENCODERS)}, got {codec!r}")
         if width % 2 or height % 2:
             raise ValueError(f"yuv420p needs even frame sizes, got {width}x{height}")
-        self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.mp4")
-        self.width, self.height = width, height
         encoder, options = ENCODERS[codec]
-        self._container = av.open(str(self.tmp), mode="w", format="mp4")
-        self._stream = self._container.add_stream(encoder, rate=Fraction(fps))
-        self._stream.width, self._stream.height = width, height
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = dict(options)
-        self._stream.codec_context.thread_count = max(1, int(threads))
-        self._time_base = Fraction(1, fps)
-        self._count = 0
-        self._closed = False
-
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one uint8 ``[height, width, 3]`` RGB frame."""
-        import av
-        import cv2
-
-        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
-            raise ValueError(f"expected uint8 frames of shape {(self.height, self.width, 3)}, got {rgb.dtype} {rgb.shape}")
-        # OpenCV's I420 conversion is BT.601 limited range, the same as swscale's default, and ~5x faster.
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
-        frame.pts = self._count
-        frame.time_base = self._time_base
-        self._count += 1
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-
-    def close(self) -> Path:
-        """Flush the encoder, close the file and move it into place."""
-        if not self._closed:
-            self._closed = True
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-            self._container.close()
-            os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        """Drop the partial file."""
-        if not self._closed:
-            self._closed = True
-            try:
-                self._container.close()
-            except Exception:  # noqa: BLE001 - the file is discarded anyway
-                pass
-        if self.tmp.exists():
-            self.tmp.unlink()
-
-    def __enter__(self) -> ClipWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+        super().__init__(path, width, height, fps=fps, encoder=encoder, options=options,
+                         threads=max(1, int(threads)), container_format="mp4")
