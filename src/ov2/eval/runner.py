@@ -97,13 +97,10 @@ class RunResult:
 
 
 def _load_model(model_dir: str | Path, device: str | None) -> tuple[Any, Any, Callable[..., str]]:
-    import ov2
+    from ..model import answer
+    from ..model.loading import load_model_and_processor
 
-    from ..model import LlavaOnevision2ForConditionalGeneration, answer
-
-    model = LlavaOnevision2ForConditionalGeneration.from_pretrained(str(model_dir), device=device)
-    model.eval()
-    processor = ov2.Processor.from_pretrained(str(model_dir))
+    model, processor = load_model_and_processor(model_dir, device=device)
     return model, processor, answer
 
 
