@@ -69,16 +69,23 @@ def build_inputs(cfg: dict) -> tuple[dict, str]:
 
 def make_encoder(cfg: dict, device: str, dtype: torch.dtype):
     from ov2.model.config import OneVisionEncoderConfig
-    from ov2.model.vision import OneVisionEncoder
+    from ov2.model.modeling import OneVisionEncoderModel
 
     vc = OneVisionEncoderConfig(
         hidden_size=cfg["width"], intermediate_size=4 * cfg["width"], num_hidden_layers=cfg["layers"],
-        num_attention_heads=cfg["heads"], out_hidden_size=cfg["width"],
+        num_attention_heads=cfg["heads"], out_hidden_size=cfg["width"], spatial_merge_size=2,
     )
     torch.manual_seed(0)
-    enc = OneVisionEncoder(vc).to(device=device, dtype=dtype).eval()
+    enc = OneVisionEncoderModel(vc).to(device=device, dtype=dtype).eval()
     enc.video_rope.to(torch.float32)
     return enc
+
+
+def use_attention(fn) -> None:
+    """Route the encoder's windowed attention through ``fn(q, k, v, lengths, scale)`` for this process."""
+    import ov2.model.vision as vision
+
+    vision.attend = lambda module, q, k, v, lengths, cu_seqlens, scale: fn(q, k, v, lengths, scale)
 
 
 def run_variant(variant: str, cfg: dict, device: str, queue) -> None:
@@ -93,7 +100,7 @@ def run_variant(variant: str, cfg: dict, device: str, queue) -> None:
     enc = make_encoder(cfg, device, dtype)
     pv = inputs["pixel_values"].to(device, dtype)
     pos = inputs["patch_positions"].to(device)
-    fn = windowed_attention if variant == "windowed" else dense_attention
+    use_attention(windowed_attention if variant == "windowed" else dense_attention)
     base_rss = psutil.Process().memory_info().rss
     if device == "cuda":
         torch.cuda.synchronize()
@@ -104,7 +111,7 @@ def run_variant(variant: str, cfg: dict, device: str, queue) -> None:
     with torch.no_grad():
         for _ in range(cfg["repeats"] + (1 if device == "cuda" else 0)):  # one CUDA warm-up
             t0 = time.perf_counter()
-            out = enc.encode(pv, pos, inputs["lengths"], attention_fn=fn)
+            out = enc(pv, None, pos, inputs["lengths"]).last_hidden_state
             if device == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)

@@ -147,7 +147,8 @@ def test_release_style_config_and_tied_head(ckpt, tmp_path):
     assert m.config.vision_config.frame_windows_size == 4
     m.save_pretrained(tmp_path / "resaved")
     again = json.loads((tmp_path / "resaved" / "config.json").read_text())
-    assert again["auto_map"] == cfg["auto_map"] and again["vision_config"]["model_type"] == "llava_onevision2"
+    # transformers' own save: remote-code auto_map kept, the vision type written canonically.
+    assert again["auto_map"] == cfg["auto_map"] and again["vision_config"]["model_type"] == "onevision_encoder"
     with safe_open(str(tmp_path / "resaved" / "model.safetensors"), "pt") as f:
         assert "lm_head.weight" not in f.keys()
 

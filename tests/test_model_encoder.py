@@ -4,16 +4,20 @@ import numpy as np
 import pytest
 import torch
 
+from model_helpers import video_inputs
 from ov2.model.attention import grid_window_lengths, windowed_attention
-from ov2.model.tiny import make_tiny_model, synthetic_visual_input
-from ov2.processing import Processor, TextTokenizer
+from ov2.model.tiny import make_tiny_model, make_tiny_processor, synthetic_visual_input
+from ov2.model.vision import resolve_window_lengths
 
 
 @pytest.fixture(scope="module")
 def tiny():
     model, tok = make_tiny_model(seed=1)
-    proc = Processor(TextTokenizer(tok), frame_windows_size=4)
-    return model, proc
+    return model, make_tiny_processor(tok)
+
+
+def merged(model, *args, **kwargs):
+    return model.visual(*args, **kwargs).pooler_output
 
 
 def test_grid_window_lengths_split_long_rows():
@@ -90,11 +94,11 @@ def reference_encoder(visual, pixel_values, positions, lengths, num_layers=None)
 def test_encoder_matches_plain_reference_on_codec_input(tiny):
     model, proc = tiny
     vi = synthetic_visual_input(num_canvases=8, grid=(4, 4), padded_blocks=[(6, 1)])
-    inp = proc("q", videos=vi)
+    inp = video_inputs(proc, vi)
     lengths = inp["window_lengths"].tolist()
     assert lengths == [64, 60]
     with torch.no_grad():
-        got = model.visual(inp["pixel_values"], inp["image_grid_thw"], inp["patch_positions"], inp["window_lengths"])
+        got = merged(model, inp["pixel_values"], inp["image_grid_thw"], inp["patch_positions"], inp["window_lengths"])
         want = reference_encoder(model.visual, inp["pixel_values"], inp["patch_positions"], lengths)
     assert got.shape == (124 // 4, 64)
     assert torch.allclose(got, want, atol=1e-5)
@@ -103,15 +107,15 @@ def test_encoder_matches_plain_reference_on_codec_input(tiny):
 def test_perturbing_group_two_leaves_group_one_unchanged(tiny):
     model, proc = tiny
     vi = synthetic_visual_input(num_canvases=8, grid=(4, 4), padded_blocks=[(2, 3), (5, 0)])
-    base = proc("q", videos=vi)
+    base = video_inputs(proc, vi)
     vi.canvases[6] = 255 - vi.canvases[6]  # one canvas of group 2
-    moved = proc("q", videos=vi)
+    moved = video_inputs(proc, vi)
     n1 = int(base["window_lengths"][0])
     assert n1 == 60
     with torch.no_grad():
-        enc = lambda inp: model.visual.encode(
-            inp["pixel_values"], inp["patch_positions"], inp["window_lengths"].tolist()
-        )
+        enc = lambda inp: model.visual(
+            inp["pixel_values"], None, inp["patch_positions"], inp["window_lengths"]
+        ).last_hidden_state
         a, b = enc(base), enc(moved)
     assert torch.equal(a[:n1], b[:n1])
     assert (a[n1:] - b[n1:]).abs().amax(dim=1).min() > 1e-4  # every group-2 patch changes
@@ -137,8 +141,8 @@ def test_grid_windows_are_the_default_and_checked(tiny):
     pv = torch.randn(2 * 16, 588)
     pos = torch.zeros(32, 3, dtype=torch.long)
     grid = torch.tensor([[2, 4, 4]])
-    assert model.visual.window_lengths(grid, 32) == [32]
-    assert model.visual.window_lengths(torch.tensor([[8, 2, 2]]), 32) == [16, 16]
+    assert resolve_window_lengths(grid, 32, 4) == [32]
+    assert resolve_window_lengths(torch.tensor([[8, 2, 2]]), 32, 4) == [16, 16]
     with pytest.raises(ValueError, match="covers 48 patches"):
         model.visual(pv, torch.tensor([[3, 4, 4]]), pos)
     with pytest.raises(ValueError, match="patch_positions has"):
@@ -154,8 +158,8 @@ def test_row_major_positions_option_matches_block_order(tiny):
     raster = torch.stack([torch.zeros(16, dtype=torch.long), r.reshape(-1), c.reshape(-1)], 1)
     perm = torch.tensor([0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15])
     with torch.no_grad():
-        a = model.visual(pv, grid, raster[perm])
-        b = model.visual(pv, grid, raster, positions_row_major=True)
+        a = merged(model, pv, grid, raster[perm])
+        b = merged(model, pv, grid, raster, positions_row_major=True)
     assert torch.equal(a, b)
 
 
@@ -181,8 +185,8 @@ def test_vision_feature_layer_selects_encoder_output(tmp_path):
     pos = torch.cat([raster[perm], raster[perm]])
     grid = torch.tensor([[1, 4, 4], [1, 4, 4]])
     with torch.no_grad():
-        a = last.visual(pv, grid, pos)
-        b = prev.visual(pv, grid, pos)
+        a = merged(last, pv, grid, pos)
+        b = merged(prev, pv, grid, pos)
         want_a = reference_encoder(last.visual, pv, pos, [16, 16])
         want_b = reference_encoder(prev.visual, pv, pos, [16, 16], num_layers=1)
     assert torch.allclose(a, want_a, atol=1e-5)

@@ -36,6 +36,7 @@ __all__ = [
     "UnsupportedVideoError",
     "InvalidOptionError",
     "Processor",
+    "register_auto_classes",
     "__version__",
 ]
 
@@ -45,6 +46,14 @@ def tokenize(path: Any, backend: str = "codec", canvases: int = 32, **options: A
     from .tokenizer import tokenize as _tokenize
 
     return _tokenize(path, backend=backend, canvases=canvases, **options)
+
+
+def register_auto_classes() -> None:
+    """Register ov2's config, model and processor with transformers' Auto classes (see
+    :func:`ov2.model.registration.register_auto_classes`). Nothing global changes without this call."""
+    from .model.registration import register_auto_classes as _register
+
+    _register()
 
 
 def __getattr__(name: str) -> Any:

@@ -28,23 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from ov2.model import answer
+    from ov2.model.loading import load_model_and_processor
 
-    import ov2
-    from ov2.model import LlavaOnevision2ForConditionalGeneration, answer
-    from ov2.processing import Processor
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = None if args.dtype == "auto" else args.dtype
-    if dtype is None and device == "cpu":
-        dtype = "float32"  # CPU half precision is slow and inaccurate; see docs/model.md
-    overrides = {"max_pixels": args.max_pixels} if (args.image and args.max_pixels) else {}
-    processor = Processor.from_pretrained(args.model, **overrides)
-    model = LlavaOnevision2ForConditionalGeneration.from_pretrained(args.model, dtype=dtype, device=device)
-    video = None
-    if args.video:
-        opts = {"max_pixels": args.max_pixels} if args.max_pixels else {}
-        video = ov2.tokenize(args.video, backend=args.backend, canvases=args.canvases, **opts)
+    model, processor = load_model_and_processor(args.model, device=args.device, dtype=args.dtype)
+    if args.image and args.max_pixels:
+        processor.image_processor.size = {**processor.image_processor.size, "longest_edge": args.max_pixels}
+    video_options = {"video_backend": args.backend, "canvases": args.canvases}
+    if args.max_pixels:
+        video_options["max_pixels"] = args.max_pixels
 
     def emit(piece: str) -> None:
         sys.stdout.write(piece)
@@ -54,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
         model,
         processor,
         args.question,
-        video=video,
+        video=args.video,
         image=args.image,
         max_new_tokens=args.max_new_tokens,
         timestamp_decimals=args.timestamp_decimals,
         on_text=emit,
+        **(video_options if args.video else {}),
     )
     sys.stdout.write("\n")
     return 0

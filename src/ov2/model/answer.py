@@ -1,4 +1,4 @@
-"""One question about one video or image: prompt -> greedy answer (optionally streamed)."""
+"""One question about one video or image: chat prompt -> stock ``generate()`` (greedy) -> text."""
 
 from __future__ import annotations
 
@@ -7,81 +7,69 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+from transformers import TextStreamer
 
 from ..visual_input import VisualInput
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..processing import Processor
+    from ..processing import LlavaOnevision2Processor
     from .modeling import LlavaOnevision2ForConditionalGeneration
+
+
+class CallbackStreamer(TextStreamer):
+    """transformers' ``TextStreamer`` (word-boundary and UTF-8 safe), handing text to a callback."""
+
+    def __init__(self, tokenizer: Any, on_text: Callable[[str], Any]) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self.on_text = on_text
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if text:
+            self.on_text(text)
+
+
+def user_message(question: str, *, video: bool = False, image: bool = False) -> list[dict[str, Any]]:
+    """One user turn: the visual item first, then the question (the release's prompt layout)."""
+    content: list[dict[str, Any]] = []
+    if image:
+        content.append({"type": "image"})
+    if video:
+        content.append({"type": "video"})
+    content.append({"type": "text", "text": question})
+    return [{"role": "user", "content": content}]
 
 
 def answer(
     model: "LlavaOnevision2ForConditionalGeneration",
-    processor: "Processor",
+    processor: "LlavaOnevision2Processor",
     question: str,
     *,
-    video: VisualInput | None = None,
+    video: VisualInput | str | os.PathLike[str] | None = None,
     image: str | os.PathLike[str] | np.ndarray | None = None,
     max_new_tokens: int = 128,
     timestamp_decimals: int = 1,
     on_text: Callable[[str], Any] | None = None,
+    **video_options: Any,
 ) -> str:
-    """Greedy answer to ``question`` about ``video`` (a VisualInput) or ``image`` (path or uint8 HxWx3).
+    """Greedy answer to ``question`` about ``video`` (a VisualInput or a path) or ``image``.
 
-    ``on_text`` receives the answer in pieces as it is generated.
+    ``on_text`` receives the answer in pieces as it is generated; ``video_options``
+    (``video_backend``, ``canvases``, ...) apply when ``video`` is a path.
     """
     if video is not None and image is not None:
         raise ValueError("give either video or image, not both")
-    inputs = processor(question, images=image, videos=video, timestamp_decimals=timestamp_decimals)
-    streamer = _TextStreamer(processor, on_text) if on_text is not None else None
+    messages = user_message(question, video=video is not None, image=image is not None)
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = processor(text=prompt, images=image, videos=video, timestamp_decimals=timestamp_decimals,
+                       **video_options).to(model.device)
+    streamer = CallbackStreamer(processor.tokenizer, on_text) if on_text is not None else None
     out = model.generate(
         **inputs,
         max_new_tokens=max_new_tokens,
         do_sample=False,
         eos_token_id=processor.eos_token_ids,
         pad_token_id=processor.pad_token_id,
-        on_tokens=streamer,
+        streamer=streamer,
     )
-    new = out[0, inputs["input_ids"].shape[1] :].tolist()
-    eos = set(processor.eos_token_ids)
-    for i, t in enumerate(new):
-        if t in eos:
-            new = new[:i]
-            break
-    text = processor.decode(new)
-    if streamer is not None:
-        streamer.finish(text)
-    return text
-
-
-class _TextStreamer:
-    """Decode the growing token list and pass on only the new text (holding back partial UTF-8)."""
-
-    def __init__(self, processor: "Processor", on_text: Callable[[str], Any]) -> None:
-        self.processor = processor
-        self.on_text = on_text
-        self.ids: list[int] = []
-        self.sent = ""
-        self.stopped = False
-        self.eos = set(processor.eos_token_ids)
-
-    def __call__(self, tokens: torch.Tensor) -> None:
-        if self.stopped:
-            return
-        t = int(tokens[0])
-        if t in self.eos:
-            self.stopped = True
-            return
-        self.ids.append(t)
-        text = self.processor.decode(self.ids)
-        if text.endswith("\ufffd"):
-            return
-        if text.startswith(self.sent) and len(text) > len(self.sent):
-            self.on_text(text[len(self.sent) :])
-            self.sent = text
-
-    def finish(self, text: str) -> None:
-        if text.startswith(self.sent) and len(text) > len(self.sent):
-            self.on_text(text[len(self.sent) :])
-            self.sent = text
+    new = out[0, inputs["input_ids"].shape[1]:]
+    return processor.decode(new, skip_special_tokens=True)

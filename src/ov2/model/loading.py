@@ -1,16 +1,37 @@
-"""One way to load a checkpoint directory for inference: the model and its processor."""
+"""One way to load a checkpoint directory for inference: the model and its processor, through the Auto classes."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
+
+from .checkpoint import CheckpointError
+from .config import ConfigError, check_model_type
 
 
 def default_device() -> str:
     """``cuda`` when a GPU is visible, else ``cpu``."""
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_checkpoint_dir(directory: str | os.PathLike[str]) -> Path:
+    """A local llava_onevision2 checkpoint directory, or one clear error naming what is wrong."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise CheckpointError(f"model directory not found: {d}")
+    config = d / "config.json"
+    if not config.is_file():
+        raise CheckpointError(f"{d} has no config.json (is it a checkpoint directory?)")
+    try:
+        raw = json.loads(config.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{config} is not valid JSON: {exc}") from exc
+    check_model_type(raw, str(config))
+    return d
 
 
 def load_model_and_processor(
@@ -21,16 +42,21 @@ def load_model_and_processor(
 ) -> tuple[Any, Any]:
     """Load ``(model, processor)`` from a local checkpoint directory, model in eval mode.
 
-    ``device`` defaults to :func:`default_device`; ``dtype`` ``None``/``"auto"`` takes the
-    checkpoint's dtype on GPU and float32 on CPU (CPU half precision is slow and inexact).
+    Goes through ``AutoModelForImageTextToText`` / ``AutoProcessor`` after
+    :func:`ov2.register_auto_classes`. ``device`` defaults to :func:`default_device`;
+    ``dtype`` ``None``/``"auto"`` takes the checkpoint's dtype on GPU and float32 on CPU
+    (CPU half precision is slow and inexact).
     """
-    from ..processing import Processor
-    from .modeling import LlavaOnevision2ForConditionalGeneration
+    from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from .registration import register_auto_classes
+
+    d = check_checkpoint_dir(directory)
+    register_auto_classes()
     device = device or default_device()
-    if dtype in (None, "auto") and str(device).startswith("cpu"):
-        dtype = "float32"
-    model = LlavaOnevision2ForConditionalGeneration.from_pretrained(directory, dtype=None if dtype == "auto" else dtype, device=device)
+    if dtype is None or dtype == "auto":
+        dtype = torch.float32 if str(device).startswith("cpu") else "auto"
+    model = AutoModelForImageTextToText.from_pretrained(d, dtype=dtype, device_map=device)
     model.eval()
-    processor = Processor.from_pretrained(directory)
+    processor = AutoProcessor.from_pretrained(d)
     return model, processor

@@ -1,7 +1,12 @@
-"""LLaVA-OneVision-2: OneVision encoder + 2x2 merger + an unmodified Qwen3 (transformers).
+"""LLaVA-OneVision-2 as transformers 5.x classes: OneVision encoder + 2x2 merger + an unmodified Qwen3.
 
 State-dict layout (the release's names): ``model.visual.*`` (vision tower and merger),
-``model.language_model.*`` (Qwen3 base model), ``lm_head.weight``.
+``model.language_model.*`` (Qwen3 base model), ``lm_head.weight``. The class ladder is
+the library's: a :class:`~transformers.PreTrainedModel` base that declares what the
+model supports, the vision model, :class:`LlavaOnevision2Model` (``visual`` +
+``language_model``) and :class:`LlavaOnevision2ForConditionalGeneration` with
+:class:`~transformers.GenerationMixin`. ``from_pretrained`` / ``save_pretrained`` /
+``generate`` are transformers' own; ``from_pretrained`` only adds strictness.
 """
 
 from __future__ import annotations
@@ -9,96 +14,158 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-import torch.nn.functional as F
+from huggingface_hub.errors import StrictDataclassError
 from torch import nn
-from transformers import Qwen3Model
+from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
 from transformers.cache_utils import Cache
-from transformers.models.qwen3.modeling_qwen3 import Qwen3RotaryEmbedding
+from transformers.modeling_outputs import BaseModelOutputWithPast, BaseModelOutputWithPooling, CausalLMOutputWithPast
+from transformers.modeling_utils import slice_logits_to_keep
 
-from ..fileio import atomic_write_text
-from .checkpoint import (
-    CheckpointError,
-    check_keys,
-    read_state_dict,
-    stored_dtype,
-    write_state_dict,
+from .checkpoint import LEGACY_KEY_RULES, CheckpointError, legacy_mapping_registered, strict_loading_error
+from .config import ConfigError, LlavaOnevision2Config, OneVisionEncoderConfig, check_model_type
+from .attention import grid_window_lengths
+from .rope import VisionRotaryEmbedding, inverse_frequencies, split_sizes
+from .vision import (
+    OneVisionEncoderEmbeddings,
+    OneVisionEncoderEncoder,
+    OneVisionEncoderLayer,
+    PoolingHead,
+    VisionPatchMerger,
+    _norm,
+    cu_seqlens_from_lengths,
+    row_major_to_block,
+    resolve_window_lengths,
 )
-from .config import ConfigError, LlavaOnevision2Config
-from .rope import VisionRotaryEmbedding
-from .vision import OneVisionEncoder
 
-CONFIG_NAME = "config.json"
-
-
-@dataclass
-class CausalLMOutput:
-    """What :meth:`LlavaOnevision2ForConditionalGeneration.forward` returns."""
-
-    logits: torch.Tensor
-    loss: torch.Tensor | None = None
-    past_key_values: Cache | None = None
+# Inputs that generation and other callers pass along but this model does not read.
+_IGNORED_INPUTS = ("mm_token_type_ids", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts",
+                   "cache_position", "token_type_ids", "return_dict")
+# Visual inputs without a batch dimension (concatenated over samples in prompt order).
+VISUAL_INPUTS = ("pixel_values", "image_grid_thw", "patch_positions", "window_lengths")
 
 
-class LlavaOnevision2Model(nn.Module):
-    """Holds ``visual`` and ``language_model`` (the release's ``model.`` prefix)."""
+class LlavaOnevision2PreTrainedModel(PreTrainedModel):
+    """What the model supports: checkpointing per ViT block / decoder layer, SDPA, flash, attention backends."""
+
+    config_class = LlavaOnevision2Config
+    config: LlavaOnevision2Config
+    base_model_prefix = "model"
+    input_modalities = ("image", "video", "text")
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["OneVisionEncoderLayer", "Qwen3DecoderLayer"]
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_attention_backend = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        # Non-persistent RoPE tables are not in checkpoints: rebuild them whenever a model is
+        # materialised (meta-device construction in from_pretrained included).
+        if isinstance(module, VisionRotaryEmbedding):
+            for name, n in zip(("inv_freq_t", "inv_freq_h", "inv_freq_w"), split_sizes(module.head_dim)):
+                init.copy_(getattr(module, name), inverse_frequencies(n, module.theta))
+        elif isinstance(module, PoolingHead):
+            init.zeros_(module.probe)
+
+
+class OneVisionEncoderModel(LlavaOnevision2PreTrainedModel):
+    """pixel rows [N, 3*p*p] + positions [N, 3] + windows -> merged features [N/merge^2, out_hidden]."""
+
+    config_class = OneVisionEncoderConfig
+    config: OneVisionEncoderConfig
+    base_model_prefix = ""
+    input_modalities = ("image", "video")
+    _no_split_modules = ["OneVisionEncoderLayer"]
+
+    def __init__(self, config: OneVisionEncoderConfig) -> None:
+        super().__init__(config)
+        self.spatial_merge_size = config.spatial_merge_size
+        self.embeddings = OneVisionEncoderEmbeddings(config)
+        self.layernorm_pre = _norm(config)
+        self.encoder = OneVisionEncoderEncoder(config)
+        self.video_rope = VisionRotaryEmbedding(config.head_dim, config.rope_theta)
+        self.layernorm_post = _norm(config) if (config.use_head or config.use_post_layernorm) else None
+        self.head = PoolingHead(config) if config.use_head else None
+        self.merger = VisionPatchMerger(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        # The patch embedding plays the token embedding's role: PEFT / checkpointing hook its output.
+        return self.embeddings.patch_embedding
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        grid_thw: torch.Tensor | None = None,
+        patch_positions: torch.Tensor | None = None,
+        window_lengths: torch.Tensor | Sequence[int] | None = None,
+        positions_row_major: bool = False,
+        **kwargs: Any,
+    ) -> BaseModelOutputWithPooling:
+        """``last_hidden_state``: encoder output [N, hidden] (of ``vision_feature_layer``);
+        ``pooler_output``: merged features [N / merge^2, out_hidden]."""
+        if patch_positions is None:
+            raise ValueError("patch_positions is required (one (t, h, w) row per pixel row)")
+        patch_positions = patch_positions.reshape(-1, 3)
+        n = pixel_values.shape[0]
+        if patch_positions.shape[0] != n:
+            raise ValueError(f"patch_positions has {patch_positions.shape[0]} rows but pixel_values has {n}")
+        if positions_row_major:
+            patch_positions = row_major_to_block(patch_positions, grid_thw, self.spatial_merge_size)
+        lengths = resolve_window_lengths(grid_thw, n, self.config.frame_windows_size, window_lengths)
+        h = self.embeddings(pixel_values)
+        cu_seqlens = cu_seqlens_from_lengths(lengths, h.device)
+        angles = self.video_rope(patch_positions.to(h.device))
+        h = self.layernorm_pre(h)
+        for layer in self.encoder.layers[: self.config.num_feature_layers]:
+            h = layer(h, angles, lengths, cu_seqlens)
+        if self.layernorm_post is not None:
+            h = self.layernorm_post(h)
+        return BaseModelOutputWithPooling(last_hidden_state=h, pooler_output=self.merger(h, patch_positions))
+
+
+
+class LlavaOnevision2Model(LlavaOnevision2PreTrainedModel):
+    """Holds ``visual`` and ``language_model`` (the release's ``model.`` prefix); returns hidden states."""
+
+    base_model_prefix = "model"
 
     def __init__(self, config: LlavaOnevision2Config) -> None:
-        super().__init__()
-        self.visual = OneVisionEncoder(config.vision_config)
-        self.language_model = Qwen3Model(config.text_config)
-
-
-class LlavaOnevision2ForConditionalGeneration(nn.Module):
-    """The full model. Build from a config, or load a checkpoint with :meth:`from_pretrained`."""
-
-    def __init__(self, config: LlavaOnevision2Config) -> None:
-        super().__init__()
+        super().__init__(config)
         if config.vision_config.out_hidden_size != config.text_config.hidden_size:
             raise ConfigError(
-                f"vision out_hidden_size {config.vision_config.out_hidden_size} != "
-                f"text hidden_size {config.text_config.hidden_size}"
+                f"vision_config.out_hidden_size {config.vision_config.out_hidden_size} != "
+                f"text_config.hidden_size {config.text_config.hidden_size}"
             )
-        self.config = config
-        self.model = LlavaOnevision2Model(config)
-        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
-        if config.tie_word_embeddings:
-            self.lm_head.weight = self.model.language_model.embed_tokens.weight
-        self.generation_defaults: dict[str, Any] = {}
+        self.visual = OneVisionEncoderModel._from_config(config.vision_config)
+        self.language_model = AutoModel.from_config(config.text_config)
+        self.post_init()
 
-    # ------------------------------------------------------------------ parts
-    @property
-    def visual(self) -> OneVisionEncoder:
-        return self.model.visual
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
 
-    @property
-    def language_model(self) -> Qwen3Model:
-        return self.model.language_model
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
 
-    @property
-    def device(self) -> torch.device:
-        return self.lm_head.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.lm_head.weight.dtype
-
-    # ---------------------------------------------------------------- forward
     def get_image_features(
         self,
         pixel_values: torch.Tensor,
-        image_grid_thw: torch.Tensor | None,
-        patch_positions: torch.Tensor,
+        image_grid_thw: torch.Tensor | None = None,
+        patch_positions: torch.Tensor | None = None,
         window_lengths: torch.Tensor | Sequence[int] | None = None,
         positions_row_major: bool = False,
     ) -> torch.Tensor:
-        """Merged visual features [N/merge^2, hidden], in the order of the pixel rows."""
+        """Merged visual features [N / merge^2, hidden], in the order of the pixel rows."""
         pv = pixel_values.to(self.visual.embeddings.patch_embedding.weight.dtype)
-        return self.visual(pv, image_grid_thw, patch_positions, window_lengths, positions_row_major)
+        out = self.visual(pv, image_grid_thw, patch_positions, window_lengths, positions_row_major)
+        return out.pooler_output
 
     def embed_inputs(
         self,
@@ -110,21 +177,17 @@ class LlavaOnevision2ForConditionalGeneration(nn.Module):
         positions_row_major: bool = False,
     ) -> torch.Tensor:
         """Token embeddings with visual features scattered into the ``<|image_pad|>`` positions."""
-        embeds = self.language_model.embed_tokens(input_ids)
+        embeds = self.get_input_embeddings()(input_ids)
+        if pixel_values is None:
+            return embeds
         pad_mask = input_ids == self.config.image_token_id
         n_pads = int(pad_mask.sum())
-        if pixel_values is None:
-            if n_pads:
-                raise ValueError(f"input_ids hold {n_pads} <|image_pad|> tokens but no pixel_values were given")
-            return embeds
-        if patch_positions is None:
-            raise ValueError("patch_positions is required with pixel_values")
         feats = self.get_image_features(pixel_values, image_grid_thw, patch_positions, window_lengths, positions_row_major)
         if feats.shape[0] != n_pads:
+            merge = self.visual.spatial_merge_size
             raise ValueError(
                 f"visual features and image tokens do not match: {n_pads} <|image_pad|> tokens in input_ids, "
-                f"{feats.shape[0]} features from {pixel_values.shape[0]} patches "
-                f"({self.visual.spatial_merge_size}x{self.visual.spatial_merge_size} merge)"
+                f"{feats.shape[0]} features from {pixel_values.shape[0]} patches ({merge}x{merge} merge)"
             )
         mask = pad_mask.unsqueeze(-1).expand_as(embeds)
         return embeds.masked_scatter(mask, feats.to(embeds.dtype))
@@ -133,152 +196,260 @@ class LlavaOnevision2ForConditionalGeneration(nn.Module):
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
         image_grid_thw: torch.Tensor | None = None,
         patch_positions: torch.Tensor | None = None,
         window_lengths: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        use_cache: bool = False,
-        logits_to_keep: int = 0,
+        use_cache: bool | None = None,
         positions_row_major: bool = False,
-    ) -> CausalLMOutput:
-        """Logits [B, L, vocab] (and the causal-LM loss when ``labels`` are given).
-
-        The LLM gets plain 1-D positions: ``cumsum(attention_mask) - 1`` (padding
-        slots set to 1, as the release does) or ``arange`` without a mask.
-        """
+        **kwargs: Any,
+    ) -> BaseModelOutputWithPast:
+        """The LLM sees plain 1-D positions: ``cumsum(attention_mask) - 1`` (padding set to 1, as the
+        release does), continued after a KV cache, or ``arange``; packed samples pass their own."""
+        for key in _IGNORED_INPUTS:
+            kwargs.pop(key, None)
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError("give input_ids or inputs_embeds")
+            if pixel_values is None and bool((input_ids == self.config.image_token_id).any()) and not past_key_values:
+                n = int((input_ids == self.config.image_token_id).sum())
+                raise ValueError(f"input_ids hold {n} <|image_pad|> tokens but no pixel_values were given")
             inputs_embeds = self.embed_inputs(
                 input_ids, pixel_values, image_grid_thw, patch_positions, window_lengths, positions_row_major
             )
+        elif pixel_values is not None:
+            raise ValueError("pixel_values need input_ids (to find the <|image_pad|> positions), not inputs_embeds")
         if position_ids is None:
-            position_ids = default_position_ids(attention_mask, inputs_embeds.shape[0], inputs_embeds.shape[1], inputs_embeds.device)
-        out = self.language_model(
+            past = past_key_values.get_seq_length() if past_key_values is not None else 0
+            position_ids = default_position_ids(attention_mask, inputs_embeds.shape[0], inputs_embeds.shape[1], past,
+                                                inputs_embeds.device)
+        return self.language_model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
             use_cache=use_cache,
+            **kwargs,
         )
-        hidden = out.last_hidden_state
-        if logits_to_keep:
-            hidden = hidden[:, -logits_to_keep:]
+
+
+class LlavaOnevision2ForConditionalGeneration(LlavaOnevision2PreTrainedModel, GenerationMixin):
+    """The full model. Build it from a config, or load a checkpoint directory with ``from_pretrained``.
+
+    ``forward`` takes the processor's outputs: ``input_ids``, ``attention_mask``,
+    ``pixel_values`` [N, 3*14*14], ``image_grid_thw``, ``patch_positions`` [N, 3] and
+    (codec input) ``window_lengths``. Visual inputs are concatenated over the batch in
+    prompt order; ``generate`` uses them only at prefill.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
+    _tp_plan = {"lm_head": "colwise_gather_output"}
+
+    def __init__(self, config: LlavaOnevision2Config) -> None:
+        super().__init__(config)
+        self.model = LlavaOnevision2Model(config)
+        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
+        self.post_init()
+
+    # ------------------------------------------------------------------ parts
+    @property
+    def visual(self) -> OneVisionEncoderModel:
+        return self.model.visual
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model.language_model
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_image_features(self, pixel_values: torch.Tensor, image_grid_thw: torch.Tensor | None = None,
+                           patch_positions: torch.Tensor | None = None,
+                           window_lengths: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
+        return self.model.get_image_features(pixel_values, image_grid_thw, patch_positions, window_lengths)
+
+    # ---------------------------------------------------------------- forward
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        image_grid_thw: torch.Tensor | None = None,
+        patch_positions: torch.Tensor | None = None,
+        window_lengths: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        positions_row_major: bool = False,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        """Logits [B, L, vocab] (the last ``logits_to_keep`` positions when > 0) and, with ``labels``,
+        the causal-LM loss over labelled (!= -100) tokens (``num_items_in_batch`` makes it a sum / count)."""
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            pixel_values=pixel_values,
+            image_grid_thw=image_grid_thw,
+            patch_positions=patch_positions,
+            window_lengths=window_lengths,
+            use_cache=use_cache,
+            positions_row_major=positions_row_major,
+            **{k: v for k, v in kwargs.items() if k not in _LOSS_KWARGS},
+        )
+        hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         logits = self.lm_head(hidden)
         loss = None
         if labels is not None:
-            loss = causal_lm_loss(logits, labels)
-        return CausalLMOutput(logits=logits, loss=loss, past_key_values=out.past_key_values if use_cache else None)
+            loss_kwargs = {k: v for k, v in kwargs.items() if k in _LOSS_KWARGS}
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size,
+                                      **loss_kwargs)
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
     # ------------------------------------------------------------- generation
-    @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        """Autoregressive decoding with a KV cache; see :func:`ov2.model.generation.generate`."""
-        from .generation import generate
+    def _expand_inputs_for_generation(
+        self,
+        expand_size: int = 1,
+        is_encoder_decoder: bool = False,
+        input_ids: torch.Tensor | None = None,
+        **model_kwargs: Any,
+    ) -> tuple[torch.Tensor | None, dict[str, Any]]:
+        """Beam search / num_return_sequences: repeat each sample's visual rows with its text row.
 
-        return generate(self, input_ids, **kwargs)
+        Visual inputs have no batch dimension, so they are split per sample (by the
+        sample's ``<|image_pad|>`` count) before repeating; the rest is the library's.
+        """
+        if expand_size == 1:
+            return input_ids, model_kwargs
+        visual = {k: model_kwargs.pop(k) for k in VISUAL_INPUTS if model_kwargs.get(k) is not None}
+        input_ids, model_kwargs = super()._expand_inputs_for_generation(
+            expand_size, is_encoder_decoder, input_ids, **model_kwargs
+        )
+        if visual:
+            original = input_ids[::expand_size]
+            model_kwargs.update(repeat_visual_inputs(visual, original, self.config.image_token_id,
+                                                     self.model.visual.spatial_merge_size,
+                                                     self.config.vision_config.frame_windows_size, expand_size))
+        return input_ids, model_kwargs
 
     # ------------------------------------------------------------ save / load
     @classmethod
-    def from_pretrained(
-        cls,
-        directory: str | os.PathLike[str],
-        dtype: torch.dtype | str | None = None,
-        device: str | torch.device | None = None,
-    ) -> "LlavaOnevision2ForConditionalGeneration":
-        """Load a checkpoint directory (config.json + safetensors, single or sharded).
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike[str], *args: Any, **kwargs: Any):
+        """transformers' ``from_pretrained`` (sharded safetensors, ``dtype``, ``device_map``, ...), made strict.
 
-        Loading is strict: a missing, unexpected or wrongly shaped tensor raises
-        :class:`~ov2.model.checkpoint.CheckpointError` listing them. ``dtype=None``
-        uses the dtype named in config.json (else the stored one).
+        A missing, unexpected or wrongly shaped tensor raises
+        :class:`~ov2.model.checkpoint.CheckpointError` listing them, instead of a
+        random initialisation; a directory whose config.json is not ``llava_onevision2``
+        raises :class:`~ov2.model.config.ConfigError`. Checkpoints with the release's
+        older key layout (``visual.*``, ``model.*``) load through a registered
+        conversion mapping and are saved back in the current layout.
         """
-        d = Path(directory)
-        if not d.is_dir():
-            raise CheckpointError(f"model directory not found: {d}")
-        if not (d / CONFIG_NAME).exists():
-            raise CheckpointError(f"{d} has no {CONFIG_NAME}")
-        raw = json.loads((d / CONFIG_NAME).read_text())
-        config = LlavaOnevision2Config.from_dict(raw)
-        target_dtype = resolve_dtype(dtype, raw, d)
-        with torch.device("meta"):
-            model = cls(config)
-        state = read_state_dict(d, dtype=target_dtype)
-        embed_key = "model.language_model.embed_tokens.weight"
-        if config.tie_word_embeddings:
-            # Tied checkpoints may omit the head; it is the embedding matrix.
-            state.setdefault("lm_head.weight", state.get(embed_key, torch.empty(0)))
-        expected = {k: v.shape for k, v in model.state_dict().items()}
-        check_keys(expected, state)
-        model.load_state_dict(state, strict=True, assign=True)
-        if config.tie_word_embeddings:
-            model.lm_head.weight = model.language_model.embed_tokens.weight
-        model._rebuild_buffers()  # replaces the meta buffers
-        model.to(device=device or "cpu", dtype=target_dtype)
-        model._rebuild_buffers()  # again after the cast, so the tables are float32
-        model.eval()
-        gen = d / "generation_config.json"
-        if gen.exists():
-            model.generation_defaults = json.loads(gen.read_text())
-        return model
-
-    def _rebuild_buffers(self) -> None:
-        """Recompute the non-persistent RoPE tables (they are not stored in checkpoints)."""
-        # Built after any dtype cast: like the release, the inverse frequencies stay float32.
-        vc = self.config.vision_config
-        device = self.device
-        self.model.visual.video_rope = VisionRotaryEmbedding(vc.head_dim, vc.rope_theta).to(device)
-        self.model.language_model.rotary_emb = Qwen3RotaryEmbedding(config=self.config.text_config).to(device)
-        left = [name for name, b in self.named_buffers() if b.is_meta]
-        if left:
-            raise CheckpointError(f"buffers left uninitialised after loading: {left}")
-
-    def save_pretrained(self, directory: str | os.PathLike[str], max_shard_size: int | str = "5GB") -> Path:
-        """Write config.json and safetensors weights (sharded above ``max_shard_size``) with the release's key names."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        state = dict(self.state_dict())
-        if self.config.tie_word_embeddings:
-            # Tied head: stored once, as transformers does (the loader re-ties it).
-            state.pop("lm_head.weight", None)
-        write_state_dict(state, d, max_shard_size=max_shard_size)
-        cfg = self.config.to_dict()
-        cfg["dtype"] = str(self.dtype).replace("torch.", "")
-        atomic_write_text(d / CONFIG_NAME, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-        if self.generation_defaults:
-            atomic_write_text(d / "generation_config.json", json.dumps(self.generation_defaults, indent=2) + "\n")
-        return d
+        directory = Path(pretrained_model_name_or_path)
+        config_file = directory / "config.json"
+        if directory.is_dir() and config_file.is_file() and "config" not in kwargs:
+            try:
+                raw = json.loads(config_file.read_text())
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{config_file} is not valid JSON: {exc}") from exc
+            check_model_type(raw, str(config_file))
+        elif not directory.exists() and os.path.sep in str(pretrained_model_name_or_path):
+            raise CheckpointError(f"model directory not found: {directory}")
+        want_info = kwargs.pop("output_loading_info", False)
+        if not legacy_mapping_registered():
+            # Without ov2.register_auto_classes() nothing global is touched: map old keys for this call only.
+            kwargs.setdefault("key_mapping", dict(LEGACY_KEY_RULES))
+        # Shape mismatches are collected (not raised one by one) so the error lists every problem at once.
+        check_shapes = not kwargs.get("ignore_mismatched_sizes", False)
+        kwargs["ignore_mismatched_sizes"] = True
+        try:
+            model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
+                                                  **kwargs)
+        except StrictDataclassError as exc:  # a config field check (validate_architecture) failed
+            raise ConfigError(f"{config_file}: {exc.__cause__ or exc}") from exc
+        if not check_shapes:
+            info = {**info, "mismatched_keys": []}
+        problem = strict_loading_error(info, directory)
+        if problem is not None:
+            raise problem
+        # Always save in the release's current layout, whatever layout was read.
+        model._weight_conversions = []
+        return (model, info) if want_info else model
 
 
-def default_position_ids(attention_mask: torch.Tensor | None, batch: int, length: int, device: torch.device) -> torch.Tensor:
-    if attention_mask is not None:
+_LOSS_KWARGS = ("num_items_in_batch", "ignore_index", "shift_labels")
+
+
+def default_position_ids(
+    attention_mask: torch.Tensor | None, batch: int, length: int, past: int, device: torch.device
+) -> torch.Tensor:
+    """1-D LLM positions for ``length`` new tokens after ``past`` cached ones."""
+    if attention_mask is not None and attention_mask.dim() == 2:
         pos = attention_mask.long().cumsum(-1) - 1
-        return pos.masked_fill(attention_mask == 0, 1)
-    return torch.arange(length, device=device).unsqueeze(0).expand(batch, -1)
+        pos = pos.masked_fill(attention_mask == 0, 1)
+        return pos[:, -length:]
+    return torch.arange(past, past + length, device=device).unsqueeze(0).expand(batch, -1)
 
 
-def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Next-token cross entropy averaged over the labelled (!= -100) tokens."""
-    shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
-    shift_labels = labels[:, 1:].reshape(-1).to(shift_logits.device)
-    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+def repeat_visual_inputs(
+    visual: dict[str, torch.Tensor],
+    input_ids: torch.Tensor,
+    image_token_id: int,
+    merge: int,
+    frame_windows_size: int,
+    times: int,
+) -> dict[str, torch.Tensor]:
+    """Repeat every sample's slice of the batch-less visual inputs ``times`` times, sample by sample."""
+    rows_per_sample = ((input_ids == image_token_id).sum(-1) * merge * merge).tolist()
+    splits = {
+        "pixel_values": rows_per_sample,
+        "patch_positions": rows_per_sample,
+    }
+    windows = visual.get("window_lengths")
+    if windows is not None:
+        splits["window_lengths"] = _count_by_rows(windows.tolist(), rows_per_sample, "window_lengths")
+    grid = visual.get("image_grid_thw")
+    if grid is not None:
+        # A grid row's real patch count: its windows' lengths (codec padding dropped), else t*h*w.
+        per_row = [len(grid_window_lengths([row], frame_windows_size)) for row in grid.tolist()]
+        if windows is not None and sum(per_row) == len(windows):
+            bounds = np.cumsum([0] + per_row)
+            sizes = [int(windows[a:b].sum()) for a, b in zip(bounds[:-1], bounds[1:])]
+        else:
+            sizes = grid.prod(-1).tolist()
+        splits["image_grid_thw"] = _count_by_rows(sizes, rows_per_sample, "image_grid_thw")
+    out = {}
+    for key, tensor in visual.items():
+        parts = torch.split(tensor, splits[key])
+        out[key] = torch.cat([p for p in parts for _ in range(times)])
+    return out
 
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
-
-
-def resolve_dtype(dtype: torch.dtype | str | None, raw_config: dict[str, Any], directory: Path) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if isinstance(dtype, str) and dtype != "auto":
-        if dtype not in _DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
-        return _DTYPES[dtype]
-    for key in ("dtype", "torch_dtype"):
-        name = raw_config.get(key) or (raw_config.get("text_config") or {}).get(key)
-        if isinstance(name, str) and name.replace("torch.", "") in _DTYPES:
-            return _DTYPES[name.replace("torch.", "")]
-    return stored_dtype(directory) or torch.float32
+def _count_by_rows(sizes: list[int], rows_per_sample: list[int], name: str) -> list[int]:
+    """How many consecutive entries of ``sizes`` (patch counts) make up each sample's rows."""
+    counts, i = [], 0
+    for rows in rows_per_sample:
+        start, covered = i, 0
+        while covered < rows:
+            covered += int(sizes[i])
+            i += 1
+        if covered != rows:
+            raise ValueError(f"{name} does not split at sample boundaries ({covered} vs {rows} patch rows)")
+        counts.append(i - start)
+    return counts

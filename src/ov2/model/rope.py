@@ -42,9 +42,10 @@ class VisionRotaryEmbedding(nn.Module):
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         pos = positions.to(torch.float32)
-        ft = torch.outer(pos[:, 0], self.inv_freq_t.to(pos.device))
-        fh = torch.outer(pos[:, 1], self.inv_freq_h.to(pos.device))
-        fw = torch.outer(pos[:, 2], self.inv_freq_w.to(pos.device))
+        # .float(): a model cast to half precision casts buffers too; the tables are used in float32.
+        ft = torch.outer(pos[:, 0], self.inv_freq_t.to(pos.device).float())
+        fh = torch.outer(pos[:, 1], self.inv_freq_h.to(pos.device).float())
+        fw = torch.outer(pos[:, 2], self.inv_freq_w.to(pos.device).float())
         return torch.cat([ft, fh, fw], dim=-1)
 
 

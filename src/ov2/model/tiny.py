@@ -1,14 +1,14 @@
 """A tiny random checkpoint (2-layer ViT and 2-layer Qwen3 of width 64) for tests and demos.
 
-The directory has the same files as the release: config.json, model.safetensors,
-tokenizer.json (+ tokenizer_config.json), preprocessor_config.json and
-generation_config.json. Its tokenizer is byte-level (256 byte tokens, no merges)
+The directory is what ``save_pretrained`` writes for the model and the processor:
+config.json, model.safetensors, generation_config.json, tokenizer files,
+preprocessor_config.json, video_preprocessor_config.json, processor_config.json and the
+chat template. Its tokenizer is byte-level (256 byte tokens, no merges)
 plus the Qwen2-VL special tokens, built with the ``tokenizers`` library.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2VLImageProcessorPil
 
+from ..processing.processor import LlavaOnevision2Processor
 from ..processing.text import SPECIAL_TOKENS
+from ..processing.video import LlavaOnevision2VideoProcessor
 from ..visual_input import Group, Tokens, VisualInput
 from .config import LlavaOnevision2Config
 from .modeling import LlavaOnevision2ForConditionalGeneration
@@ -102,6 +105,7 @@ def tiny_config(tokenizer: Tokenizer) -> LlavaOnevision2Config:
 
 
 def make_tiny_model(seed: int = 0) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
+    """A random tiny model (every weight perturbed, so tests see every weight) and its byte tokenizer."""
     tok = build_byte_tokenizer()
     config = tiny_config(tok)
     with torch.random.fork_rng(devices=[]):
@@ -111,38 +115,31 @@ def make_tiny_model(seed: int = 0) -> tuple[LlavaOnevision2ForConditionalGenerat
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p) * 0.02)
+    model.generation_config = GenerationConfig(
+        eos_token_id=[tok.token_to_id("<|im_end|>"), tok.token_to_id("<|endoftext|>")],
+        pad_token_id=tok.token_to_id("<|endoftext|>"),
+        bos_token_id=tok.token_to_id("<|endoftext|>"),
+    )
     model.eval()
     return model, tok
 
 
+def make_tiny_processor(tokenizer: Tokenizer) -> LlavaOnevision2Processor:
+    """The processor of the tiny checkpoint: its tokenizer, small image/video pixel budgets."""
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   model_max_length=32768)
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=3136, max_pixels=56 * 56 * 16, patch_size=14, merge_size=2,
+                                               temporal_patch_size=1)
+    video_processor = LlavaOnevision2VideoProcessor(max_pixels=56 * 56 * 16)
+    return LlavaOnevision2Processor(image_processor, fast, video_processor)
+
+
 def make_tiny_checkpoint(directory: str | os.PathLike[str], seed: int = 0) -> Path:
-    """Write a complete tiny random checkpoint directory and return its path."""
+    """Write a complete tiny random checkpoint directory (model + processor files) and return its path."""
     d = Path(directory)
     model, tok = make_tiny_model(seed)
-    model.generation_defaults = {
-        "eos_token_id": [tok.token_to_id("<|im_end|>"), tok.token_to_id("<|endoftext|>")],
-        "pad_token_id": tok.token_to_id("<|endoftext|>"),
-    }
     model.save_pretrained(d)
-    tok.save(str(d / "tokenizer.json"))
-    (d / "tokenizer_config.json").write_text(
-        json.dumps({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "model_max_length": 32768}, indent=2)
-    )
-    (d / "preprocessor_config.json").write_text(
-        json.dumps(
-            {
-                "image_processor_type": "Qwen2VLImageProcessor",
-                "patch_size": 14,
-                "merge_size": 2,
-                "temporal_patch_size": 1,
-                "min_pixels": 3136,
-                "max_pixels": 56 * 56 * 16,
-                "image_mean": [0.48145466, 0.4578275, 0.40821073],
-                "image_std": [0.26862954, 0.26130258, 0.27577711],
-            },
-            indent=2,
-        )
-    )
+    make_tiny_processor(tok).save_pretrained(d)
     return d
 
 

@@ -8,24 +8,22 @@ self_attn.proj, layer_norm1, layer_norm2, mlp.fc1, mlp.fc2}``, ``merger.{ln_q, m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
 
-from .attention import grid_window_lengths, windowed_attention
-from .config import ConfigError, OneVisionEncoderConfig
+from .attention import attend, cu_seqlens_from_lengths, grid_window_lengths
+from .config import OneVisionEncoderConfig
 from .rope import VisionRotaryEmbedding, apply_rotary, block_order_permutation
 
-AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Sequence[int], float], torch.Tensor]
 
-
-def _norm(config: OneVisionEncoderConfig, dim: int | None = None) -> nn.Module:
-    d = dim or config.hidden_size
+def _norm(config: OneVisionEncoderConfig) -> nn.Module:
     if config.layer_norm_type == "rms_norm":
-        return nn.RMSNorm(d, eps=config.layer_norm_eps)
-    return nn.LayerNorm(d, eps=config.layer_norm_eps)
+        return nn.RMSNorm(config.hidden_size, eps=config.layer_norm_eps)
+    return nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
 
 class OneVisionEncoderEmbeddings(nn.Module):
@@ -48,21 +46,24 @@ class OneVisionEncoderEmbeddings(nn.Module):
 class OneVisionEncoderAttention(nn.Module):
     def __init__(self, config: OneVisionEncoderConfig) -> None:
         super().__init__()
+        self.config = config
         self.num_heads = config.num_attention_heads
         self.head_dim = config.head_dim
         self.scale = self.head_dim**-0.5
+        self.is_causal = False
+        self.num_key_value_groups = 1  # read by the registry's eager kernel
         # Fused projection: output rows are all-q | all-k | all-v.
         self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.proj = nn.Linear(config.hidden_size, config.hidden_size)
 
     def forward(
-        self, x: torch.Tensor, angles: torch.Tensor, lengths: Sequence[int], attention_fn: AttentionFn
+        self, x: torch.Tensor, angles: torch.Tensor, lengths: Sequence[int], cu_seqlens: torch.Tensor
     ) -> torch.Tensor:
         n = x.shape[0]
         q, k, v = self.qkv(x).view(n, 3, self.num_heads, self.head_dim).unbind(1)
         q = apply_rotary(q, angles)
         k = apply_rotary(k, angles)
-        out = attention_fn(q, k, v, lengths, self.scale)
+        out = attend(self, q, k, v, lengths, cu_seqlens, self.scale)
         return self.proj(out.reshape(n, -1))
 
 
@@ -77,7 +78,9 @@ class OneVisionEncoderMLP(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-class OneVisionEncoderLayer(nn.Module):
+class OneVisionEncoderLayer(GradientCheckpointingLayer):
+    """One pre-norm transformer block; the unit of activation checkpointing, FSDP and device maps."""
+
     def __init__(self, config: OneVisionEncoderConfig) -> None:
         super().__init__()
         self.layer_norm1 = _norm(config)
@@ -85,8 +88,10 @@ class OneVisionEncoderLayer(nn.Module):
         self.layer_norm2 = _norm(config)
         self.mlp = OneVisionEncoderMLP(config)
 
-    def forward(self, h: torch.Tensor, angles: torch.Tensor, lengths: Sequence[int], attention_fn: AttentionFn) -> torch.Tensor:
-        h = h + self.self_attn(self.layer_norm1(h), angles, lengths, attention_fn)
+    def forward(
+        self, hidden_states: torch.Tensor, angles: torch.Tensor, lengths: Sequence[int], cu_seqlens: torch.Tensor
+    ) -> torch.Tensor:
+        h = hidden_states + self.self_attn(self.layer_norm1(hidden_states), angles, lengths, cu_seqlens)
         return h + self.mlp(self.layer_norm2(h))
 
 
@@ -103,15 +108,12 @@ class VisionPatchMerger(nn.Module):
         super().__init__()
         self.merge = config.spatial_merge_size
         self.hidden = config.hidden_size * self.merge**2
-        eps = getattr(config, "merger_layernorm_eps", None) or config.layer_norm_eps
-        self.ln_q = nn.LayerNorm(config.hidden_size, eps=eps)
+        self.ln_q = nn.LayerNorm(config.hidden_size, eps=config.merger_layernorm_eps or config.layer_norm_eps)
         self.mlp = nn.Sequential(nn.Linear(self.hidden, self.hidden), nn.GELU(), nn.Linear(self.hidden, config.out_hidden_size))
-        self.use_position_encoding = bool(getattr(config, "use_patch_position_encoding", False))
+        self.use_position_encoding = config.use_patch_position_encoding
         if self.use_position_encoding:
-            # Optional absolute (h, w) embeddings of some release variants (off in the 8B).
-            n = int(getattr(config, "max_position_embeddings", 8192))
-            self.pos_emb_h = nn.Embedding(n, config.out_hidden_size)
-            self.pos_emb_w = nn.Embedding(n, config.out_hidden_size)
+            self.pos_emb_h = nn.Embedding(config.max_position_embeddings, config.out_hidden_size)
+            self.pos_emb_w = nn.Embedding(config.max_position_embeddings, config.out_hidden_size)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         if x.shape[0] % (self.merge**2):
@@ -134,97 +136,28 @@ class PoolingHead(nn.Module):
         self.mlp = OneVisionEncoderMLP(config)
 
 
-class OneVisionEncoder(nn.Module):
-    """pixel rows [N, 3*p*p] + positions [N, 3] + windows -> merged features [N/4, out_hidden]."""
-
-    def __init__(self, config: OneVisionEncoderConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.spatial_merge_size = config.spatial_merge_size
-        self.embeddings = OneVisionEncoderEmbeddings(config)
-        self.layernorm_pre = _norm(config)
-        self.encoder = OneVisionEncoderEncoder(config)
-        self.video_rope = VisionRotaryEmbedding(config.head_dim, config.rope_theta)
-        use_head = bool(getattr(config, "use_head", False))
-        self.layernorm_post = _norm(config) if (use_head or getattr(config, "use_post_layernorm", False)) else None
-        self.head = PoolingHead(config) if use_head else None
-        self.merger = VisionPatchMerger(config)
-        self.num_layers_used = _layers_for_feature(config)
-
-    def window_lengths(
-        self, grid_thw: torch.Tensor | None, n: int, window_lengths: torch.Tensor | Sequence[int] | None = None
-    ) -> list[int]:
-        """Explicit lengths (codec input with padding dropped) or the release's grid-derived windows."""
-        if window_lengths is not None:
-            lengths = [int(x) for x in (window_lengths.tolist() if isinstance(window_lengths, torch.Tensor) else window_lengths)]
-            source = "window_lengths"
-        elif grid_thw is not None and len(grid_thw):
-            lengths = grid_window_lengths(grid_thw, getattr(self.config, "frame_windows_size", 4))
-            source = f"image_grid_thw {grid_thw.tolist() if isinstance(grid_thw, torch.Tensor) else grid_thw}"
-        else:
-            lengths = [n]
-            source = "a single window"
-        if sum(lengths) != n:
-            raise ValueError(f"{source} covers {sum(lengths)} patches but pixel_values has {n} rows")
-        return lengths
-
-    def encode(
-        self,
-        pixel_values: torch.Tensor,
-        patch_positions: torch.Tensor,
-        lengths: Sequence[int],
-        attention_fn: AttentionFn = windowed_attention,
-    ) -> torch.Tensor:
-        """Encoder hidden states [N, hidden] of ``vision_feature_layer`` (default: the last layer), after ``layernorm_post`` if configured."""
-        h = self.embeddings(pixel_values)
-        angles = self.video_rope(patch_positions.reshape(-1, 3).to(h.device))
-        h = self.layernorm_pre(h)
-        for layer in self.encoder.layers[: self.num_layers_used]:
-            h = layer(h, angles, lengths, attention_fn)
-        if self.layernorm_post is not None:
-            h = self.layernorm_post(h)
-        return h
-
-    def forward(
-        self,
-        pixel_values: torch.Tensor,
-        grid_thw: torch.Tensor | None,
-        patch_positions: torch.Tensor,
-        window_lengths: torch.Tensor | Sequence[int] | None = None,
-        positions_row_major: bool = False,
-        attention_fn: AttentionFn = windowed_attention,
-    ) -> torch.Tensor:
-        if patch_positions is None:
-            raise ValueError("patch_positions is required (one (t, h, w) row per pixel row)")
-        patch_positions = patch_positions.reshape(-1, 3)
-        n = pixel_values.shape[0]
-        if patch_positions.shape[0] != n:
-            raise ValueError(f"patch_positions has {patch_positions.shape[0]} rows but pixel_values has {n}")
-        if positions_row_major:
-            patch_positions = _row_major_to_block(patch_positions, grid_thw, self.spatial_merge_size)
-        lengths = self.window_lengths(grid_thw, n, window_lengths)
-        h = self.encode(pixel_values, patch_positions, lengths, attention_fn)
-        return self.merger(h, patch_positions)
+def resolve_window_lengths(
+    grid_thw: torch.Tensor | None,
+    n: int,
+    frame_windows_size: int,
+    explicit: torch.Tensor | Sequence[int] | None = None,
+) -> list[int]:
+    """Explicit lengths (codec input with padding dropped) or the release's grid-derived windows."""
+    if explicit is not None:
+        lengths = [int(x) for x in (explicit.tolist() if isinstance(explicit, torch.Tensor) else explicit)]
+        source = "window_lengths"
+    elif grid_thw is not None and len(grid_thw):
+        lengths = grid_window_lengths(grid_thw, frame_windows_size)
+        source = f"image_grid_thw {grid_thw.tolist() if isinstance(grid_thw, torch.Tensor) else grid_thw}"
+    else:
+        lengths = [n]
+        source = "a single window"
+    if sum(lengths) != n:
+        raise ValueError(f"{source} covers {sum(lengths)} patches but pixel_values has {n} rows")
+    return lengths
 
 
-def _layers_for_feature(config: OneVisionEncoderConfig) -> int:
-    """How many encoder layers feed the merger.
-
-    ``vision_feature_layer`` indexes the encoder's hidden-state tuple
-    (embeddings, layer 1, ..., layer L) like the release's
-    ``encoder_outputs.hidden_states[i]``. The current release takes ``-1`` (the last
-    layer, our default); an older release drop took ``-2`` (the next-to-last layer),
-    reachable by putting ``"vision_feature_layer": -2`` in ``vision_config``.
-    """
-    n = config.num_hidden_layers
-    idx = int(getattr(config, "vision_feature_layer", -1))
-    used = n + 1 + idx if idx < 0 else idx
-    if not 1 <= used <= n:
-        raise ConfigError(f"vision_feature_layer {idx} is out of range for {n} encoder layers")
-    return used
-
-
-def _row_major_to_block(positions: torch.Tensor, grid_thw: torch.Tensor | None, merge: int) -> torch.Tensor:
+def row_major_to_block(positions: torch.Tensor, grid_thw: torch.Tensor | None, merge: int) -> torch.Tensor:
     """Older release drops took positions in raster order and permuted the RoPE table per grid row."""
     if grid_thw is None:
         raise ValueError("positions_row_major needs image_grid_thw")

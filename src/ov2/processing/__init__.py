@@ -1,29 +1,25 @@
-"""Inputs for the LLaVA-OneVision-2 model: chat prompt, images and tokenized videos."""
+"""Inputs for the LLaVA-OneVision-2 model: chat template, images and tokenized videos."""
 
 from .pixels import CLIP_MEAN, CLIP_STD, ImageInputError, PixelSettings
-from .processor import Processor
-from .text import (
-    DEFAULT_SYSTEM,
-    SPECIAL_TOKENS,
-    TextTokenizer,
-    TokenizerError,
-    chat_prompt,
-)
-from .visual import VisualBlock, image_block, timestamp_text, video_block
+from .processor import LlavaOnevision2Processor
+from .text import DEFAULT_CHAT_TEMPLATE, DEFAULT_SYSTEM, SPECIAL_TOKENS
+from .video import LlavaOnevision2VideoProcessor
+from .visual import VisualBlock, timestamp_text, video_block
+
+Processor = LlavaOnevision2Processor  # the short name ov2 has always exported
 
 __all__ = [
+    "LlavaOnevision2Processor",
+    "LlavaOnevision2VideoProcessor",
     "Processor",
-    "TextTokenizer",
-    "TokenizerError",
     "ImageInputError",
     "PixelSettings",
     "CLIP_MEAN",
     "CLIP_STD",
+    "DEFAULT_CHAT_TEMPLATE",
     "DEFAULT_SYSTEM",
     "SPECIAL_TOKENS",
-    "chat_prompt",
     "timestamp_text",
     "VisualBlock",
-    "image_block",
     "video_block",
 ]

@@ -1,4 +1,8 @@
-"""Images to normalised patch rows: smart_resize, CLIP mean/std, 2x2-block patch order."""
+"""Pixel helpers: reading images, CLIP mean/std normalisation of canvas patches, 2x2-block positions.
+
+Images themselves are resized and normalised by transformers' ``Qwen2VLImageProcessorPil``
+(see :mod:`ov2.processing.processor`); canvas patches use the same formula here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import VideoError
-from ..io.resize import smart_resize
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
@@ -55,34 +58,9 @@ def load_image(image: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr[:, :, :3])
 
 
-def resize_image(image: np.ndarray, settings: PixelSettings) -> np.ndarray:
-    """Bicubic resize (PIL, as the release's Qwen2-VL image processor) to the smart_resize size."""
-    from PIL import Image
-
-    factor = settings.patch_size * settings.merge_size
-    h, w = smart_resize(image.shape[0], image.shape[1], factor, settings.min_pixels, settings.max_pixels)
-    if (h, w) == image.shape[:2]:
-        return image
-    return np.asarray(Image.fromarray(image).resize((w, h), resample=Image.BICUBIC))
-
-
 def normalise(pixels: np.ndarray, settings: PixelSettings) -> np.ndarray:
     """uint8 [..., 3] -> float32 (x/255 - mean) / std."""
     return (pixels.astype(np.float32) / 255.0 - settings.mean) / settings.std
-
-
-def image_to_patch_rows(image: np.ndarray, settings: PixelSettings) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
-    """Resized+normalised image -> (rows [N, 3*p*p] in 2x2-block order, (gh, gw), positions [N, 3]).
-
-    Each row is channel-major (C, then p rows, then p cols); positions are (0, row, col).
-    """
-    img = resize_image(image, settings)
-    p, m = settings.patch_size, settings.merge_size
-    gh, gw = img.shape[0] // p, img.shape[1] // p
-    x = normalise(img, settings).reshape(gh // m, m, p, gw // m, m, p, 3)
-    # -> (block row, block col, in-block row, in-block col, C, py, px)
-    rows = x.transpose(0, 3, 1, 4, 6, 2, 5).reshape(gh * gw, 3 * p * p)
-    return np.ascontiguousarray(rows), (gh, gw), block_positions(gh, gw, m)
 
 
 def block_positions(gh: int, gw: int, merge: int = 2, t: int = 0) -> np.ndarray:

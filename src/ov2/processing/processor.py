@@ -1,170 +1,233 @@
-"""``ov2.Processor``: prompt + images/videos -> the model's input tensors."""
+"""``LlavaOnevision2Processor``: chat text + images + videos -> the model's inputs (a ``ProcessorMixin``).
+
+Sub-processors:
+
+* ``image_processor``: transformers' ``Qwen2VLImageProcessorPil``. The release's
+  processor uses the *slow* ``Qwen2VLImageProcessor`` of transformers 4.57 for pixel
+  parity with its training (PIL bicubic resize, numpy normalisation); in transformers
+  5.x that implementation is ``Qwen2VLImageProcessorPil`` (the plain name now means the
+  torchvision backend, whose pixels differ slightly). We always load the PIL one.
+* ``tokenizer``: the checkpoint's tokenizer (``AutoTokenizer``).
+* ``video_processor``: :class:`~ov2.processing.video.LlavaOnevision2VideoProcessor`.
+
+Placeholders come from the chat template: ``<|vision_start|><|image_pad|><|vision_end|>``
+per image and ``<|vision_start|><|video_pad|><|vision_end|>`` per video. An image's pad
+is expanded to one pad per merged 2x2 block; a video's whole block is replaced by its
+timestamped blocks (frames: ``<t seconds><|vision_start|>pads<|vision_end|>`` per frame;
+codec/fixed: the same plus ``\\n`` per run of equal source frame). Video reaches the
+model as images (``<|image_pad|>``), as in the release.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Sequence
+import re
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-import numpy as np
 import torch
+from transformers import AutoTokenizer, Qwen2VLImageProcessorPil
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.processing_utils import ProcessorMixin
 
-from ..visual_input import VisualInput
-from .pixels import (
-    CLIP_MEAN,
-    CLIP_STD,
-    IMAGE_MAX_PIXELS,
-    IMAGE_MIN_PIXELS,
-    PixelSettings,
-    load_image,
-)
-from .text import DEFAULT_SYSTEM, TextTokenizer, TokenizerError, chat_prompt
-from .visual import VisualBlock, image_block, video_block
+from .pixels import block_positions, load_image
+from .text import DEFAULT_CHAT_TEMPLATE
+from ..model.config import MODEL_TYPE, LlavaOnevision2Config
+from .kwargs import LlavaOnevision2ProcessingKwargs, LlavaOnevision2VideosKwargs
+from .video import LlavaOnevision2VideoProcessor, flatten_videos
 
-ImageLike = Union[str, os.PathLike, np.ndarray]
+IMAGE_PAD = "<|image_pad|>"
+VIDEO_PAD = "<|video_pad|>"
+VISION_START = "<|vision_start|>"
+VISION_END = "<|vision_end|>"
+# The chat template's video item; the whole block is replaced by the video's timestamped blocks.
+_VIDEO_BLOCK = re.compile(re.escape(VISION_START) + r"\s*" + re.escape(VIDEO_PAD) + r"\s*" + re.escape(VISION_END))
 
 
-class Processor:
-    """Builds ``input_ids``, ``attention_mask``, ``pixel_values`` [N, 3*14*14], ``image_grid_thw``,
-    ``patch_positions`` (and ``window_lengths`` when codec padding makes windows shorter than
-    the grid says) for one prompt or a left-padded batch.
+class LlavaOnevision2Processor(ProcessorMixin):
+    """Build ``input_ids``, ``attention_mask``, ``pixel_values`` [N, 3*14*14], ``image_grid_thw``,
+    ``patch_positions`` [N, 3] and ``window_lengths`` for one prompt or a padded batch.
 
-    Images are smart-resized (multiples of 28) and normalised with CLIP mean/std;
-    videos come as :class:`~ov2.VisualInput` from :func:`ov2.tokenize` (frames
-    backend: one image per frame with ``<X.X seconds>`` before it; codec/fixed
-    backends: one grid row of canvases, one prompt block per run of equal source frame).
+    Call with keywords: ``processor(text=..., images=..., videos=..., video_backend="codec",
+    canvases=32, timestamp_decimals=2, padding_side="left")``. ``padding_side`` is left by
+    default (generation); use ``"right"`` to train. Visual inputs are concatenated over the
+    batch in the order their placeholders appear.
     """
 
-    def __init__(
-        self,
-        tokenizer: TextTokenizer,
-        settings: PixelSettings | None = None,
-        frame_windows_size: int = 4,
-        image_token_id: int | None = None,
-        system: str | None = DEFAULT_SYSTEM,
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.settings = settings or PixelSettings()
-        self.frame_windows_size = frame_windows_size
-        self.system = system
-        pad_id = tokenizer.token_id("<|image_pad|>")
-        if image_token_id is not None and image_token_id != pad_id:
-            raise TokenizerError(f"config image_token_id {image_token_id} != tokenizer <|image_pad|> id {pad_id}")
-        self.image_token_id = pad_id
+    valid_processor_kwargs = LlavaOnevision2ProcessingKwargs
+    text_kwargs = {"padding": True, "padding_side": "left", "return_token_type_ids": False}
 
+    def __init__(self, image_processor: Any = None, tokenizer: Any = None, video_processor: Any = None,
+                 chat_template: str | None = None, **kwargs: Any) -> None:
+        self.image_token = IMAGE_PAD
+        self.video_token = VIDEO_PAD
+        self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_PAD) if tokenizer is not None else None
+        super().__init__(image_processor, tokenizer, video_processor,
+                         chat_template=chat_template or DEFAULT_CHAT_TEMPLATE, **kwargs)
+
+    def check_argument_for_proper_class(self, argument_name: str, argument: Any) -> type:
+        # transformers exports its video-processor base class only when torchvision is installed;
+        # ours needs no torchvision, so it is accepted by its own class.
+        if argument_name == "video_processor" and isinstance(argument, LlavaOnevision2VideoProcessor):
+            return LlavaOnevision2VideoProcessor
+        return super().check_argument_for_proper_class(argument_name, argument)
+
+    # ---------------------------------------------------------------- loading
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike[str], **overrides: Any) -> "Processor":
-        """Read tokenizer.json, preprocessor_config.json (optional) and config.json from a model directory."""
-        d = Path(directory)
-        if not d.is_dir():
-            raise TokenizerError(f"model directory not found: {d}")
-        tok = TextTokenizer.from_directory(d)
-        pre = _read_json(d / "preprocessor_config.json")
-        cfg = _read_json(d / "config.json")
-        vc = cfg.get("vision_config", {})
-        size = pre.get("size") or {}
-        settings = PixelSettings(
-            patch_size=int(pre.get("patch_size", vc.get("patch_size", 14))),
-            merge_size=int(pre.get("merge_size", vc.get("spatial_merge_size", 2))),
-            mean=np.asarray(pre.get("image_mean", CLIP_MEAN), dtype=np.float32),
-            std=np.asarray(pre.get("image_std", CLIP_STD), dtype=np.float32),
-            min_pixels=int(pre.get("min_pixels", size.get("shortest_edge", IMAGE_MIN_PIXELS))),
-            max_pixels=int(pre.get("max_pixels", size.get("longest_edge", IMAGE_MAX_PIXELS))),
-        )
-        for key in ("min_pixels", "max_pixels"):
-            if key in overrides:
-                setattr(settings, key, int(overrides.pop(key)))
-        return cls(
-            tok,
-            settings,
-            frame_windows_size=int(vc.get("frame_windows_size", 4)),
-            image_token_id=cfg.get("image_token_id"),
-            **overrides,
-        )
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path: Any, processor_dict: Any = None,
+                                       **kwargs: Any) -> list[Any]:
+        """Tokenizer via AutoTokenizer; always the PIL image processor; our video processor.
 
-    # ------------------------------------------------------------------ main
-    def __call__(
-        self,
-        text: str | Sequence[str],
-        images: Any = None,
-        videos: Any = None,
-        timestamp_decimals: int = 1,
-        add_generation_prompt: bool = True,
-        return_tensors: str = "pt",
-    ) -> dict[str, torch.Tensor]:
-        """One user turn per sample: visuals (images, then videos) followed by the text.
-
-        ``text`` is a string (one sample) or a list (a batch); ``images``/``videos``
-        are then one item, a list per sample, or None.
+        Sub-processor settings come from ``processor_config.json`` (what ``save_pretrained``
+        writes) or the separate files an older checkpoint has. A checkpoint with no video
+        processor settings (the release's) gets ov2's video defaults plus the model's
+        patch/merge/window sizes and the image mean/std; the *image* pixel range is never
+        used for video canvases.
         """
-        if return_tensors != "pt":
-            raise ValueError("only return_tensors='pt' is supported")
-        batch = not isinstance(text, str)
-        texts = list(text) if batch else [text]
-        imgs = _per_sample(images, len(texts), batch, "images")
-        vids = _per_sample(videos, len(texts), batch, "videos")
-        blocks_per_sample: list[list[VisualBlock]] = []
-        prompts = []
-        for t, im_list, vid_list in zip(texts, imgs, vids):
-            blocks = [image_block(load_image(im), self.settings) for im in im_list]
-            for v in vid_list:
-                if not isinstance(v, VisualInput):
-                    raise TypeError(f"videos must be ov2.VisualInput objects (from ov2.tokenize), got {type(v).__name__}")
-                blocks.append(video_block(v, self.settings, self.frame_windows_size, timestamp_decimals))
-            content = "".join(b.text for b in blocks) + t
-            prompts.append(chat_prompt(content, self.system, add_generation_prompt))
-            blocks_per_sample.append(blocks)
-        return self._tensors(prompts, [b for bs in blocks_per_sample for b in bs])
+        directory = Path(pretrained_model_name_or_path)
+        processor_dict = processor_dict or {}
+        if "config" not in kwargs and _read_json(directory / "config.json").get("model_type") == MODEL_TYPE:
+            # Spares AutoTokenizer a config lookup that fails (with a warning) before ov2 is registered.
+            kwargs["config"] = LlavaOnevision2Config.from_pretrained(pretrained_model_name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        image_settings = processor_dict.get("image_processor") or _read_json(directory / "preprocessor_config.json")
+        image_processor = Qwen2VLImageProcessorPil.from_dict(_without_type(image_settings))
+        video_settings = processor_dict.get("video_processor") or _read_json(directory / "video_preprocessor_config.json")
+        if not video_settings:
+            vision = _read_json(directory / "config.json").get("vision_config", {})
+            video_settings = {
+                "patch_size": int(image_processor.patch_size),
+                "merge_size": int(vision.get("spatial_merge_size", image_processor.merge_size)),
+                "frame_windows_size": int(vision.get("frame_windows_size", 4)),
+                "image_mean": list(image_processor.image_mean),
+                "image_std": list(image_processor.image_std),
+            }
+        video_processor = LlavaOnevision2VideoProcessor(**_without_type(video_settings))
+        return [image_processor, tokenizer, video_processor]
 
-    def _tensors(self, prompts: list[str], blocks: list[VisualBlock]) -> dict[str, torch.Tensor]:
-        ids = [self.tokenizer.encode(p) for p in prompts]
-        length = max(len(x) for x in ids)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.full((len(ids), length), pad, dtype=torch.long)
-        mask = torch.zeros((len(ids), length), dtype=torch.long)
-        for i, x in enumerate(ids):  # left padding, as generation needs
-            input_ids[i, length - len(x) :] = torch.as_tensor(x, dtype=torch.long)
-            mask[i, length - len(x) :] = 1
-        out: dict[str, torch.Tensor] = {"input_ids": input_ids, "attention_mask": mask}
-        if blocks:
-            out["pixel_values"] = torch.from_numpy(np.concatenate([b.rows for b in blocks]))
-            out["image_grid_thw"] = torch.as_tensor([g for b in blocks for g in b.grid], dtype=torch.long)
-            out["patch_positions"] = torch.from_numpy(np.concatenate([b.positions for b in blocks]))
-            windows = [w for b in blocks for w in b.windows]
-            from ..model.attention import grid_window_lengths
+    # ------------------------------------------------------------------- call
+    def __call__(self, images: Any = None, text: str | list[str] | None = None, videos: Any = None,
+                 **kwargs: Any) -> BatchFeature:
+        """Expand placeholders, tokenize, and attach the visual tensors in prompt order.
 
-            if windows != grid_window_lengths(out["image_grid_thw"], self.frame_windows_size):
-                out["window_lengths"] = torch.as_tensor(windows, dtype=torch.long)
-        return out
+        Raises ``ValueError`` (before any video is decoded) when the placeholders don't
+        match the images / videos given, or a backend / budget cannot be honoured.
+        """
+        if text is None:
+            raise ValueError("text is required: a prompt (e.g. from apply_chat_template) or a list of prompts")
+        texts = [text] if isinstance(text, str) else list(text)
+        if not all(isinstance(t, str) for t in texts):
+            raise ValueError("text must be a string or a list of strings")
+        texts = [_VIDEO_BLOCK.sub(VIDEO_PAD, t) for t in texts]
+        image_list = flatten_images(images)
+        video_list = flatten_videos(videos)
+        check_placeholders(texts, len(image_list), len(video_list))
+        merged = self._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
+        return_tensors = merged["text_kwargs"].pop("return_tensors", None) or "pt"
+        videos_kwargs = {k: v for k, v in merged["videos_kwargs"].items() if k in LlavaOnevision2VideosKwargs.__annotations__}
+
+        image_parts = [self._image_part(im) for im in image_list]
+        video_feats = self.video_processor(video_list, **videos_kwargs) if video_list else None
+        video_parts = split_video_features(video_feats) if video_feats is not None else []
+
+        texts, offsets = self.get_text_with_replacements(
+            texts, [p["text"] for p in image_parts], [p["text"] for p in video_parts]
+        )
+        text_inputs = self.tokenizer(texts, return_tensors=return_tensors, **merged["text_kwargs"])
+        self._check_special_mm_tokens(texts, text_inputs, modalities=["image"])
+        data = dict(text_inputs)
+        ordered = order_parts(offsets, image_parts, video_parts)
+        if ordered:
+            data.update(concat_parts(ordered))
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    def _image_part(self, image: Any) -> dict[str, Any]:
+        array = load_image(image)
+        out = self.image_processor(images=[array], return_tensors="pt")
+        t, h, w = (int(x) for x in out["image_grid_thw"][0])
+        merge = int(self.image_processor.merge_size)
+        rows = out["pixel_values"]
+        return {
+            "pixel_values": rows,
+            "image_grid_thw": out["image_grid_thw"],
+            "patch_positions": torch.from_numpy(block_positions(h, w, merge)),
+            "window_lengths": torch.as_tensor([rows.shape[0]]),
+            "text": IMAGE_PAD * (t * h * w // merge // merge),
+        }
 
     # --------------------------------------------------------------- helpers
-    def decode(self, ids: Sequence[int] | torch.Tensor, skip_special_tokens: bool = True) -> str:
-        if isinstance(ids, torch.Tensor):
-            ids = ids.tolist()
-        return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask", "pixel_values", "image_grid_thw", "patch_positions", "window_lengths"]
 
     @property
     def eos_token_ids(self) -> list[int]:
-        return list(self.tokenizer.eos_token_ids)
+        """``<|im_end|>`` and ``<|endoftext|>``: either ends an answer."""
+        ids = [self.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
+        return [i for i in ids if i is not None]
 
     @property
     def pad_token_id(self) -> int:
-        return self.tokenizer.pad_token_id
+        pad = self.tokenizer.pad_token_id
+        return pad if pad is not None else self.tokenizer.convert_tokens_to_ids("<|endoftext|>")
 
 
-def _per_sample(items: Any, n: int, batch: bool, name: str) -> list[list[Any]]:
-    if items is None:
-        return [[] for _ in range(n)]
-    if not batch:
-        return [list(items) if isinstance(items, (list, tuple)) else [items]]
-    if not isinstance(items, (list, tuple)) or len(items) != n:
-        raise ValueError(f"with a batch of {n} texts, {name} must be a list of {n} entries (None, one item or a list)")
-    return [[] if x is None else (list(x) if isinstance(x, (list, tuple)) else [x]) for x in items]
+def flatten_images(images: Any) -> list[Any]:
+    """One image or a (nested, per-sample) list of images -> a flat list (paths, arrays or PIL images)."""
+    if images is None:
+        return []  # a sample without images in a batch's per-sample list
+    if isinstance(images, (list, tuple)):
+        return [im for item in images for im in flatten_images(item)]
+    return [images]
+
+
+def check_placeholders(texts: list[str], n_images: int, n_videos: int) -> None:
+    """The prompts must hold one placeholder per image and per video given."""
+    found_images = sum(t.count(IMAGE_PAD) for t in texts)
+    found_videos = sum(t.count(VIDEO_PAD) for t in texts)
+    if found_images != n_images or found_videos != n_videos:
+        raise ValueError(
+            f"the prompt has {found_images} image and {found_videos} video placeholders, but {n_images} images and "
+            f"{n_videos} videos were given; put one {{'type': 'image'}} / {{'type': 'video'}} item per input in the "
+            "messages (apply_chat_template writes the placeholders)"
+        )
+
+
+def split_video_features(feats: BatchFeature) -> list[dict[str, Any]]:
+    """The video processor's concatenated output, cut back into one part per video."""
+    parts, row, grid, win = [], 0, 0, 0
+    for meta in feats["video_metadata"]:
+        parts.append({
+            "pixel_values": feats["pixel_values"][row: row + meta["rows"]],
+            "patch_positions": feats["patch_positions"][row: row + meta["rows"]],
+            "image_grid_thw": feats["image_grid_thw"][grid: grid + meta["grid_rows"]],
+            "window_lengths": feats["window_lengths"][win: win + meta["windows"]],
+            "text": meta["text"],
+        })
+        row, grid, win = row + meta["rows"], grid + meta["grid_rows"], win + meta["windows"]
+    return parts
+
+
+def order_parts(offsets: list[list[dict[str, Any]]], images: list[dict], videos: list[dict]) -> list[dict]:
+    """Visual parts in the order their placeholders appear (sample by sample), as the model scatters them."""
+    iters = {"image": iter(images), "video": iter(videos)}
+    return [next(iters[rep["type"]]) for sample in offsets for rep in sample]
+
+
+def concat_parts(parts: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    return {
+        "pixel_values": torch.cat([p["pixel_values"].float() for p in parts]),
+        "image_grid_thw": torch.cat([p["image_grid_thw"].long() for p in parts]),
+        "patch_positions": torch.cat([p["patch_positions"].long() for p in parts]),
+        "window_lengths": torch.cat([p["window_lengths"].long() for p in parts]),
+    }
+
+
+def _without_type(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if not k.endswith("_type") and k != "processor_class"}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text())
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+

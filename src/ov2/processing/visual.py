@@ -1,6 +1,6 @@
-"""Turn one image or one :class:`~ov2.VisualInput` into model rows and prompt text.
+"""Turn one :class:`~ov2.VisualInput` into model rows and prompt text.
 
-A :class:`VisualBlock` carries everything the processor needs for one visual item:
+A :class:`VisualBlock` carries everything the processor needs for one video:
 normalised patch rows, (t, h, w) positions, grid rows, attention-window lengths,
 and the prompt text with ``<|image_pad|>`` already expanded (one pad per 2x2 block).
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..visual_input import VisualInput
-from .pixels import ImageInputError, PixelSettings, image_to_patch_rows, patches_to_rows
+from .pixels import ImageInputError, PixelSettings, patches_to_rows
 
 VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
@@ -35,12 +35,6 @@ def timestamp_text(seconds: float, decimals: int = 1) -> str:
     if decimals not in (1, 2):
         raise ValueError(f"timestamp_decimals must be 1 or 2, got {decimals}")
     return f"<{float(seconds):.{decimals}f} seconds>"
-
-
-def image_block(image: np.ndarray, settings: PixelSettings) -> VisualBlock:
-    rows, (gh, gw), pos = image_to_patch_rows(image, settings)
-    n_tokens = rows.shape[0] // settings.merge_size**2
-    return VisualBlock(rows, pos, [(1, gh, gw)], [rows.shape[0]], VISION_START + IMAGE_PAD * n_tokens + VISION_END)
 
 
 def video_block(vi: VisualInput, settings: PixelSettings, frame_windows_size: int = 4, decimals: int = 1) -> VisualBlock:
