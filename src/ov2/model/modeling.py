@@ -293,7 +293,13 @@ class LlavaOnevision2ForConditionalGeneration(LlavaOnevision2PreTrainedModel, Ge
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
         """Logits [B, L, vocab] (the last ``logits_to_keep`` positions when > 0) and, with ``labels``,
-        the causal-LM loss over labelled (!= -100) tokens (``num_items_in_batch`` makes it a sum / count)."""
+        the causal-LM loss over labelled (!= -100) tokens (``num_items_in_batch`` makes it a sum / count).
+
+        Packed training sequences pass ``position_ids`` restarting at 0 per sample and no
+        ``attention_mask``; transformers derives a block-causal mask from them, which needs
+        no KV cache, so a call with ``labels`` runs without one unless ``use_cache`` says so."""
+        if labels is not None and use_cache is None:
+            use_cache = False
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,

@@ -1,0 +1,199 @@
+"""Turn precomputed samples into model batches: the processor per sample, labels on assistant turns, packing.
+
+Each sample (a :class:`~ov2.train.shards.TrainSample`: normalized messages plus decoded
+media) goes through the chat template and the processor exactly as at inference
+(one grid row per video, block-order positions, per-run ``<t seconds>`` tags), so
+training sees the release's sample format. Labels are -100 everywhere except the
+content of every assistant turn and its ``<|im_end|>``.
+
+An overlong sample drops its last question-answer round until it fits, or is skipped;
+a vision block is never cut. With ``packing`` the samples of a batch are packed in
+order into sequences of at most ``max_length`` tokens, with position ids restarting
+at 0 for every sample and no attention mask: transformers then builds a block-causal
+mask (SDPA / eager) or varlen ``cu_seqlens`` (flash attention) from the position ids,
+so attention never crosses samples. Without packing, samples are right-padded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100
+VISUAL_KEYS = ("pixel_values", "image_grid_thw", "patch_positions", "window_lengths")
+MAX_LOGGED_SKIPS = 20
+
+
+@dataclass
+class EncodedSample:
+    """One sample as token ids, labels and its visual tensors (in prompt order)."""
+
+    input_ids: list[int]
+    labels: list[int]
+    visual: dict[str, torch.Tensor]
+    source: str
+    id: str
+    rounds_dropped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class SkipCounter:
+    """Samples left out of a batch, by reason (logged for the first few)."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, reason: str, sample_id: str, detail: str) -> None:
+        self.counts[reason] += 1
+        if sum(self.counts.values()) <= MAX_LOGGED_SKIPS:
+            log.warning("skipping sample %s (%s): %s", sample_id, reason, detail)
+
+
+def assistant_labels(input_ids: list[int], header: list[int], end_id: int) -> list[int]:
+    """Labels: the tokens after each ``<|im_start|>assistant\\n`` header up to and including ``<|im_end|>``."""
+    labels = [IGNORE] * len(input_ids)
+    n, h = len(input_ids), len(header)
+    i = 0
+    while i <= n - h:
+        if input_ids[i : i + h] == header:
+            j = i + h
+            while j < n:
+                labels[j] = input_ids[j]
+                if input_ids[j] == end_id:
+                    break
+                j += 1
+            i = j + 1
+        else:
+            i += 1
+    return labels
+
+
+def drop_last_round(messages: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The conversation without its last user turn and what follows; None if no answered round would remain."""
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+    if last_user is None:
+        return None
+    kept = messages[:last_user]
+    return kept if any(m["role"] == "assistant" for m in kept) else None
+
+
+def media_parts(messages: list[dict[str, Any]]) -> int:
+    """How many media placeholders (video / image parts) a conversation holds."""
+    return sum(1 for m in messages if not isinstance(m["content"], str)
+               for part in m["content"] if part.get("type") in ("video", "image"))
+
+
+class Ov2DataCollator:
+    """Processor per sample, assistant-only labels, overlong handling, then packing or right padding.
+
+    Call it with a list of samples (objects with ``messages``, ``media``, ``kinds``,
+    ``source``, ``id``). Returns ``input_ids``, ``labels``, the visual tensors, and either
+    ``position_ids`` (packed) or ``attention_mask`` (padded), plus ``num_tokens`` (real
+    tokens in the batch; the trainer reads and removes it).
+    """
+
+    def __init__(self, processor: Any, max_length: int, packing: bool = True, timestamp_decimals: int = 1) -> None:
+        self.processor = processor
+        self.max_length = int(max_length)
+        self.packing = packing
+        self.timestamp_decimals = timestamp_decimals
+        tok = processor.tokenizer
+        self.header = tok("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+        self.end_id = tok.convert_tokens_to_ids("<|im_end|>")
+        self.pad_id = processor.pad_token_id
+        self.skipped = SkipCounter()
+
+    # ------------------------------------------------------------ one sample
+    def encode(self, sample: Any) -> EncodedSample | None:
+        """The sample's ids, labels and visual tensors; None (counted) when it cannot fit or be read."""
+        messages = list(sample.messages)
+        dropped = 0
+        while True:
+            n_media = media_parts(messages)
+            media = list(zip(sample.kinds, sample.media))[:n_media]
+            try:
+                prompt = self.processor.apply_chat_template(messages)
+                out = self.processor(
+                    text=prompt,
+                    images=[m for k, m in media if k == "image"] or None,
+                    videos=[m for k, m in media if k == "video"] or None,
+                    timestamp_decimals=self.timestamp_decimals,
+                    padding=False,
+                )
+            except (ValueError, TypeError) as exc:
+                self.skipped.add("unprocessable", sample.id, str(exc))
+                return None
+            ids = out["input_ids"][0].tolist()
+            if len(ids) <= self.max_length:
+                break
+            messages = drop_last_round(messages)
+            dropped += 1
+            if messages is None:
+                self.skipped.add("overlong", sample.id, f"{len(ids)} tokens even with one round (max_length "
+                                 f"{self.max_length})")
+                return None
+        labels = assistant_labels(ids, self.header, self.end_id)
+        if all(x == IGNORE for x in labels):
+            self.skipped.add("no_assistant_tokens", sample.id, "no assistant turn in the rendered conversation")
+            return None
+        visual = {k: out[k] for k in VISUAL_KEYS if k in out}
+        return EncodedSample(ids, labels, visual, getattr(sample, "source", ""), str(sample.id), dropped)
+
+    # ----------------------------------------------------------------- batch
+    def __call__(self, samples: list[Any]) -> dict[str, torch.Tensor]:
+        encoded = [e for e in (self.encode(s) for s in samples) if e is not None]
+        if not encoded:
+            # Every rank must take the same steps: an empty batch trains on nothing (all labels ignored).
+            encoded = [EncodedSample([self.pad_id], [IGNORE], {}, "", "<empty>")]
+        rows = pack(encoded, self.max_length) if self.packing else [[e] for e in encoded]
+        return self.batch(rows)
+
+    def batch(self, rows: list[list[EncodedSample]]) -> dict[str, torch.Tensor]:
+        """Tensors for rows of samples (one sample per row unless packed)."""
+        width = max(sum(len(e) for e in row) for row in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+        positions = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, row in enumerate(rows):
+            at = 0
+            for e in row:
+                n = len(e)
+                ids[r, at : at + n] = torch.as_tensor(e.input_ids)
+                labels[r, at : at + n] = torch.as_tensor(e.labels)
+                positions[r, at : at + n] = torch.arange(n)  # restart at 0 for every packed sample
+                mask[r, at : at + n] = 1
+                at += n
+            # Right padding forms its own segment (positions restart), so it never joins a sample.
+            positions[r, at:] = torch.arange(width - at)
+        out: dict[str, torch.Tensor] = {"input_ids": ids, "labels": labels, "num_tokens": mask.sum()}
+        if self.packing:
+            out["position_ids"] = positions
+        else:
+            out["attention_mask"] = mask
+        parts = [e.visual for row in rows for e in row if e.visual]
+        if parts:
+            for key in VISUAL_KEYS:
+                out[key] = torch.cat([p[key] for p in parts])
+        return out
+
+
+def pack(samples: list[EncodedSample], max_length: int) -> list[list[EncodedSample]]:
+    """Greedy in-order packing: a new sequence starts when the next sample would not fit."""
+    rows: list[list[EncodedSample]] = []
+    used = max_length + 1
+    for e in samples:
+        if used + len(e) > max_length:
+            rows.append([])
+            used = 0
+        rows[-1].append(e)
+        used += len(e)
+    return rows
