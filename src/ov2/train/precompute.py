@@ -240,7 +240,7 @@ def read_committed(out: Path, number: int, params_sha: str, n_positions: int) ->
 # ----------------------------------------------------------------------------- index
 
 
-def build_index(out: Path, params: dict[str, Any], report: ManifestReport, summaries: dict[int, dict[str, Any]],
+def build_index(params: dict[str, Any], report: ManifestReport, summaries: dict[int, dict[str, Any]],
                 n_shards: int) -> dict[str, Any]:
     """index.json: parameters, manifest facts, counts per source/kind, failures, committed shards in order."""
     shards, failures, first = [], [], 0
@@ -420,7 +420,7 @@ def precompute(
         summaries[summary["shard"]] = summary
         new_failures.extend(summary["failures"])
         if len(plan) <= INDEX_EVERY_SHARD_UP_TO or time.perf_counter() - last_index[0] > INDEX_EVERY_S:
-            atomic_write_json(out / INDEX_NAME, build_index(out, params, report, summaries, len(plan)))
+            atomic_write_json(out / INDEX_NAME, build_index(params, report, summaries, len(plan)))
             last_index[0] = time.perf_counter()
 
     n_todo = sum(len(j["samples"]) for j in todo)
@@ -437,7 +437,7 @@ def precompute(
                 _run_serial(todo, on_done, bar)
     finally:
         bar.close()
-        index = build_index(out, params, report, summaries, len(plan))
+        index = build_index(params, report, summaries, len(plan))
         atomic_write_json(out / INDEX_NAME, index)
     seconds = time.perf_counter() - t_work
     return PrecomputeResult(out=out, index=index, manifest=report, shards_total=len(plan), shards_run=len(todo),
