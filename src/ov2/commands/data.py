@@ -39,7 +39,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``ov2 data {jumprope,grounding}``."""
-    parser = subparsers.add_parser("data", help="generate synthetic benchmark clips", description=__doc__)
+    parser = subparsers.add_parser("data", help="generate synthetic benchmark clips, training images and manifests",
+                                   description=__doc__)
     sub = parser.add_subparsers(dest="data_command", metavar="BENCHMARK", required=True)
 
     jr = sub.add_parser(
