@@ -1,10 +1,11 @@
-"""``ov2 data``: generate the synthetic benchmarks (jump rope, temporal grounding)."""
+"""``ov2 data``: generate the synthetic benchmarks (jump rope, temporal grounding), training images and manifests."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 
 def _positive_int(text: str) -> int:
@@ -38,7 +39,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``ov2 data {jumprope,grounding}``."""
-    parser = subparsers.add_parser("data", help="generate synthetic benchmark clips", description=__doc__)
+    parser = subparsers.add_parser("data", help="generate synthetic benchmark clips, training images and manifests",
+                                   description=__doc__)
     sub = parser.add_subparsers(dest="data_command", metavar="BENCHMARK", required=True)
 
     jr = sub.add_parser(
@@ -66,36 +68,88 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gr.add_argument("--fps", type=int, choices=(25, 30), default=30, help="frame rate (default 30)")
     gr.set_defaults(func=_run_grounding)
 
+    im = sub.add_parser(
+        "images",
+        help="synthetic images (coloured shapes) with questions, as a training manifest",
+        description="Writes OUT/images.jsonl (LLaVA manifest, source 'images') and OUT/images/*.png. "
+        "Deterministic per seed; identical files already on disk are left alone.",
+    )
+    im.add_argument("--out", required=True, help="output folder (images.jsonl + images/)")
+    im.add_argument("--n", type=_positive_int, required=True, help="number of samples")
+    im.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same images)")
+    im.add_argument("--size", type=int, default=336, help="image side in pixels (default 336, >= 84)")
+    im.add_argument("--quiet", action="store_true", help="no progress bar")
+    im.set_defaults(func=_run_images)
+
+    mf = sub.add_parser(
+        "manifest",
+        help="turn jumpscore.jsonl / grounding.jsonl into a training manifest (question -> answer)",
+        description="Writes one LLaVA-form line per benchmark clip: the benchmark question after <video>, "
+        "and the answer in the format the evaluation parses. Video paths are relative to the manifest.",
+    )
+    mf.add_argument("--data", action="append", required=True,
+                    help="a folder written by ov2 data jumprope/grounding, or its jsonl (repeatable)")
+    mf.add_argument("--task", choices=("jumpscore", "grounding", "both"), default="both",
+                    help="which benchmark records to take (default both: whichever the folders hold)")
+    mf.add_argument("--source", default=None, help="mixture source name for every line (default: the task name)")
+    mf.add_argument("--out", required=True, help="manifest path (.jsonl)")
+    mf.set_defaults(func=_run_manifest)
+
+
+def _generate(name: str, n: int, unit: str, make: Callable[[], object]) -> int:
+    """Run one generator; its ValueError (bad sizes, too short) becomes one error line and exit code 2."""
+    t0 = time.perf_counter()
+    try:
+        path = make()
+    except ValueError as exc:
+        print(f"ov2 data {name}: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({n} {unit}, {time.perf_counter() - t0:.1f} s)")
+    return 0
+
 
 def _run_jumprope(args: argparse.Namespace) -> int:
     from ..data import jumprope
 
-    t0 = time.perf_counter()
-    try:
-        path = jumprope.generate(
-            args.out, args.n, seed=args.seed, regime=args.regime, width=args.width, height=args.height,
-            duration=tuple(args.duration) if args.duration else None, fps=args.fps, hevc_every=args.hevc_every,
-            workers=args.workers, progress=not args.quiet,
-        )
-    except ValueError as exc:
-        print(f"ov2 data jumprope: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} ({args.n} clips, {time.perf_counter() - t0:.1f} s)")
-    return 0
+    return _generate("jumprope", args.n, "clips", lambda: jumprope.generate(
+        args.out, args.n, seed=args.seed, regime=args.regime, width=args.width, height=args.height,
+        duration=tuple(args.duration) if args.duration else None, fps=args.fps, hevc_every=args.hevc_every,
+        workers=args.workers, progress=not args.quiet,
+    ))
 
 
 def _run_grounding(args: argparse.Namespace) -> int:
     from ..data import grounding
 
-    t0 = time.perf_counter()
-    try:
-        path = grounding.generate(
-            args.out, args.n, seed=args.seed, width=args.width, height=args.height, fps=args.fps,
-            **({"duration": tuple(args.duration)} if args.duration else {}),
-            hevc_every=args.hevc_every, workers=args.workers, progress=not args.quiet,
-        )
-    except ValueError as exc:
-        print(f"ov2 data grounding: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} ({args.n} clips, {time.perf_counter() - t0:.1f} s)")
+    return _generate("grounding", args.n, "clips", lambda: grounding.generate(
+        args.out, args.n, seed=args.seed, width=args.width, height=args.height, fps=args.fps,
+        **({"duration": tuple(args.duration)} if args.duration else {}),
+        hevc_every=args.hevc_every, workers=args.workers, progress=not args.quiet,
+    ))
+
+
+def _run_images(args: argparse.Namespace) -> int:
+    from ..data import images
+
+    return _generate("images", args.n, "samples", lambda: images.generate(
+        args.out, args.n, seed=args.seed, size=args.size, progress=not args.quiet))
+
+
+def _run_manifest(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from ..data.conversations import benchmark_records, to_conversation, write_manifest
+
+    records, origin = [], {}
+    for data in args.data:
+        for task, rec in benchmark_records(data, args.task):
+            if rec["id"] in origin:
+                print(f"ov2 data manifest: error: id {rec['id']!r} is in both {origin[rec['id']]} and {data}; "
+                      "generate the folders with different --seed values", file=sys.stderr)
+                return 2
+            origin[rec["id"]] = data
+            records.append(to_conversation(task, rec, args.source))
+    path = write_manifest(records, args.out)
+    counts = Counter(r["source"] for r in records)
+    print(f"wrote {path} ({len(records)} samples: {', '.join(f'{k} {n}' for k, n in sorted(counts.items()))})")
     return 0
