@@ -47,3 +47,17 @@ def make_mixed_manifest(root: Path, n_images: int = 4) -> Path:
     with path.open("a") as fh:
         fh.write('{"id": "torn", "conversations": [\n')
     return path
+
+
+def make_training_set(root: Path) -> Path:
+    """Precomputed codec_8 / fixed_8 / frames_8 / images under ``root/precomputed`` (what the tiny presets read)."""
+    from ov2.train.precompute import precompute
+
+    make_clips(root / "clips")
+    images.generate(root / "images", 6, seed=0, size=84, progress=False)
+    videos = write_manifest([to_conversation(t, r) for t, r in benchmark_records(root / "clips")], root / "videos.jsonl")
+    out = root / "precomputed"
+    for backend in ("codec", "fixed", "frames"):
+        precompute(videos, out / f"{backend}_8", backend=backend, canvases=8, workers=1, progress=False)
+    precompute(root / "images" / "images.jsonl", out / "images", backend="frames", canvases=4, workers=1, progress=False)
+    return out

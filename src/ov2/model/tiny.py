@@ -63,27 +63,34 @@ def _gpt2_byte_table() -> dict[str, int]:
     return _TABLE
 
 
-def tiny_config(tokenizer: Tokenizer) -> LlavaOnevision2Config:
+TINY_WIDTHS = (64, 128, 256)
+
+
+def tiny_config(tokenizer: Tokenizer, width: int = 64) -> LlavaOnevision2Config:
+    """2-layer towers of ``width`` (64, 128 or 256): vision heads of 32 dims (the 4:6:6 RoPE split
+    needs a multiple of 32), text heads of 16 dims with 2 query heads per KV head."""
+    if width not in TINY_WIDTHS:
+        raise ValueError(f"tiny width must be one of {TINY_WIDTHS}, got {width}")
     ids = {t: tokenizer.token_to_id(t) for t in SPECIAL_TOKENS}
     vision = {
         "model_type": "onevision_encoder",
-        "hidden_size": 64,
-        "intermediate_size": 128,
+        "hidden_size": width,
+        "intermediate_size": 2 * width,
         "num_hidden_layers": 2,
-        "num_attention_heads": 2,
+        "num_attention_heads": width // 32,
         "patch_size": 14,
-        "out_hidden_size": 64,
+        "out_hidden_size": width,
         "spatial_merge_size": 2,
         "frame_windows_size": 4,
     }
     text: dict[str, Any] = {
         "model_type": "qwen3",
         "vocab_size": TINY_VOCAB,
-        "hidden_size": 64,
-        "intermediate_size": 128,
+        "hidden_size": width,
+        "intermediate_size": 2 * width,
         "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
+        "num_attention_heads": width // 16,
+        "num_key_value_heads": width // 32,
         "head_dim": 16,
         "max_position_embeddings": 32768,
         "rms_norm_eps": 1e-6,
@@ -104,10 +111,10 @@ def tiny_config(tokenizer: Tokenizer) -> LlavaOnevision2Config:
     )
 
 
-def make_tiny_model(seed: int = 0) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
+def make_tiny_model(seed: int = 0, width: int = 64) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
     """A random tiny model (every weight perturbed, so tests see every weight) and its byte tokenizer."""
     tok = build_byte_tokenizer()
-    config = tiny_config(tok)
+    config = tiny_config(tok, width)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlavaOnevision2ForConditionalGeneration(config)

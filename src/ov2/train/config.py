@@ -129,6 +129,14 @@ class Ov2TrainingArguments(TrainingArguments):
                 raise TrainConfigError(f"{name} must be a positive integer, got {value!r}")
         if self.precision == "bf16" or (self.precision == "auto" and _bf16_gpu()):
             self.bf16 = True
+        if str(self.lr_scheduler_type).endswith("cosine_with_min_lr"):
+            self.lr_scheduler_kwargs = {**(self.lr_scheduler_kwargs or {}), "min_lr": self.min_lr}
+        if self.report_to == "auto":  # TensorBoard where installed, nothing else (no accidental wandb logins)
+            self.report_to = ["tensorboard"] if _installed("tensorboard") else "none"
+        if not _cuda():
+            # CPU runs (gloo under torchrun) need use_cpu for transformers to set up the process group.
+            self.use_cpu = True
+            self.dataloader_pin_memory = False
         # Our collator reads raw samples; the Trainer must not drop "unused" columns or shuffle again
         # (the mixture sampler already orders samples deterministically).
         self.remove_unused_columns = False
@@ -162,10 +170,22 @@ def _source(value: Any) -> SourceConfig:
     return SourceConfig(**value)
 
 
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _bf16_gpu() -> bool:
     import torch
 
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(_cuda() and torch.cuda.is_bf16_supported())
 
 
 def preset_dir() -> Path:
@@ -174,7 +194,7 @@ def preset_dir() -> Path:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in preset_dir().glob("*.yaml"))
+    return sorted(p.stem for p in preset_dir().glob("*.yaml") if not p.stem.startswith("_"))
 
 
 def read_config_file(name_or_path: str | os.PathLike[str], _seen: tuple[str, ...] = ()) -> dict[str, Any]:
