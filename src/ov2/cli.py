@@ -13,7 +13,7 @@ import sys
 
 from .errors import VideoError
 
-COMMAND_MODULES = ("tokenize", "info", "demo", "chat", "data", "eval", "precompute", "train")
+COMMAND_MODULES = ("tokenize", "info", "demo", "chat", "data", "eval", "precompute", "train", "experiment")
 
 
 def build_parser() -> argparse.ArgumentParser:

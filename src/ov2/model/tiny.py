@@ -66,9 +66,9 @@ def _gpt2_byte_table() -> dict[str, int]:
 TINY_WIDTHS = (64, 128, 256)
 
 
-def tiny_config(tokenizer: Tokenizer, width: int = 64) -> LlavaOnevision2Config:
-    """2-layer towers of ``width`` (64, 128 or 256): vision heads of 32 dims (the 4:6:6 RoPE split
-    needs a multiple of 32), text heads of 16 dims with 2 query heads per KV head."""
+def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2) -> LlavaOnevision2Config:
+    """A 2-layer vision tower and a ``text_layers``-layer Qwen3 of ``width`` (64, 128 or 256): vision heads
+    of 32 dims (the 4:6:6 RoPE split needs a multiple of 32), text heads of 16 dims, 2 query heads per KV head."""
     if width not in TINY_WIDTHS:
         raise ValueError(f"tiny width must be one of {TINY_WIDTHS}, got {width}")
     ids = {t: tokenizer.token_to_id(t) for t in SPECIAL_TOKENS}
@@ -88,7 +88,7 @@ def tiny_config(tokenizer: Tokenizer, width: int = 64) -> LlavaOnevision2Config:
         "vocab_size": TINY_VOCAB,
         "hidden_size": width,
         "intermediate_size": 2 * width,
-        "num_hidden_layers": 2,
+        "num_hidden_layers": text_layers,
         "num_attention_heads": width // 16,
         "num_key_value_heads": width // 32,
         "head_dim": 16,
@@ -111,10 +111,11 @@ def tiny_config(tokenizer: Tokenizer, width: int = 64) -> LlavaOnevision2Config:
     )
 
 
-def make_tiny_model(seed: int = 0, width: int = 64) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
+def make_tiny_model(seed: int = 0, width: int = 64,
+                    text_layers: int = 2) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
     """A random tiny model (every weight perturbed, so tests see every weight) and its byte tokenizer."""
     tok = build_byte_tokenizer()
-    config = tiny_config(tok, width)
+    config = tiny_config(tok, width, text_layers)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlavaOnevision2ForConditionalGeneration(config)

@@ -79,6 +79,7 @@ class Ov2TrainingArguments(TrainingArguments):
         default=None, metadata={"help": "checkpoint directory to start from, or 'tiny' for ov2's tiny random model"}
     )
     tiny_size: str = field(default="64", metadata={"help": "with init=tiny: width of the tiny model (64, 128 or 256)"})
+    tiny_text_layers: int = field(default=2, metadata={"help": "with init=tiny: language-model layers (1-8)"})
     data_root: str = field(default="data", metadata={"help": "directory that relative source paths resolve against"})
     sources: list = field(default_factory=list, metadata={"help": "mixture sources: [{name, path, weight, backend, canvases}]"})
     train_modules: list = field(
@@ -97,6 +98,10 @@ class Ov2TrainingArguments(TrainingArguments):
         default="token", metadata={"help": "'token': global token-weighted mean per step; 'pack': the release's per-pack mean"}
     )
     timestamp_decimals: int = field(default=1, metadata={"help": "decimals of <t seconds> tags (2 for jump-rope tasks)"})
+    source_timestamp_decimals: dict = field(
+        default_factory=dict,
+        metadata={"help": "per manifest source decimals, e.g. {jumpscore: 2, grounding: 1} (others: timestamp_decimals)"},
+    )
     min_lr: float = field(default=1e-6, metadata={"help": "cosine decay floor"})
     precision: str = field(default="auto", metadata={"help": "'auto' (bf16 on a bf16-capable GPU, else fp32), 'bf16', 'fp32'"})
     plot: bool = field(default=True, metadata={"help": "write loss_curve.png at the end"})
@@ -117,12 +122,16 @@ class Ov2TrainingArguments(TrainingArguments):
         self.lr_multipliers = {m: float(self.lr_multipliers.get(m, 1.0)) for m in MODULES}
         if self.loss_mean not in LOSS_MEANS:
             raise TrainConfigError(f"loss_mean {self.loss_mean!r} is not one of {LOSS_MEANS}")
-        if self.timestamp_decimals not in (1, 2):
-            raise TrainConfigError(f"timestamp_decimals must be 1 or 2, got {self.timestamp_decimals}")
+        for where, value in [("timestamp_decimals", self.timestamp_decimals),
+                             *((f"source_timestamp_decimals[{k}]", v) for k, v in self.source_timestamp_decimals.items())]:
+            if value not in (1, 2):
+                raise TrainConfigError(f"{where} must be 1 or 2, got {value}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise TrainConfigError(f"precision {self.precision!r} is not 'auto', 'bf16' or 'fp32'")
         if self.tiny_size not in ("64", "128", "256"):
             raise TrainConfigError(f"tiny_size {self.tiny_size!r} is not '64', '128' or '256'")
+        if not isinstance(self.tiny_text_layers, int) or not 1 <= self.tiny_text_layers <= 8:
+            raise TrainConfigError(f"tiny_text_layers must be an integer in 1..8, got {self.tiny_text_layers!r}")
         for name in ("global_batch_size", "max_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -44,7 +44,7 @@ def build_model(args: Ov2TrainingArguments) -> tuple[Any, Any]:
     if args.init == "tiny":
         from ..model.tiny import make_tiny_model, make_tiny_processor
 
-        model, tok = make_tiny_model(seed=args.seed, width=int(args.tiny_size))
+        model, tok = make_tiny_model(seed=args.seed, width=int(args.tiny_size), text_layers=args.tiny_text_layers)
         return model, make_tiny_processor(tok)
     from ..model.loading import check_checkpoint_dir
     from ..model.modeling import LlavaOnevision2ForConditionalGeneration
@@ -85,7 +85,8 @@ def train(args: Ov2TrainingArguments, resume: bool = False, progress: bool = Tru
     trainable = freeze_modules(model, args.train_modules)
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
     collator = Ov2DataCollator(processor, args.max_length, packing=args.packing,
-                               timestamp_decimals=args.timestamp_decimals)
+                               timestamp_decimals=args.timestamp_decimals,
+                               source_timestamp_decimals=args.source_timestamp_decimals)
     trainer = Ov2Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
                          processing_class=processor)
     trainer.add_callback(JsonlLogCallback(out, trainer, dataset, args.global_batch_size))

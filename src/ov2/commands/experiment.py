@@ -1,0 +1,47 @@
+"""``ov2 experiment jumprope``: train the same tiny model on codec, fixed and frames input and compare.
+
+    ov2 experiment jumprope --out exp/ --quick              # one budget (8 canvases), sized for a 2-core CPU
+    ov2 experiment jumprope --out exp/ --seed 7             # budgets 8/16/32, two seeds; uses a GPU when present
+
+Data, precompute, training, evaluation and the report are stages that resume after a kill;
+every ov2 command the experiment runs is appended to OUT/commands.sh. Results: OUT/results.md,
+OUT/results.json, OUT/map_vs_budget.png, checkpoints in OUT/runs/<arm>_<canvases>_s<seed>/final.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("experiment", help="codec vs frames: train and evaluate the same model on each input",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="experiment", metavar="NAME")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    jr = sub.add_parser("jumprope", help="JumpScore (and grounding) with codec / fixed / frames input at matched budgets")
+    jr.add_argument("--out", required=True, help="experiment directory (resumable)")
+    jr.add_argument("--quick", action="store_true", help="one budget, sized for this CPU (see docs/experiments.md)")
+    jr.add_argument("--seed", type=int, default=0, help="seed of the data splits and training (default 0)")
+    jr.add_argument("--steps", type=int, default=None, help="override the plan's optimiser steps per run")
+    jr.add_argument("--budgets", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
+                    help="override the canvas budgets, e.g. 8,16")
+    jr.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    jr.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..experiments.jumprope import Experiment, make_plan
+
+    overrides = {}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.budgets is not None:
+        overrides["budgets"] = args.budgets
+        overrides["grounding_budget"] = args.budgets[0]
+    plan = make_plan(args.quick, args.seed, overrides)
+    experiment = Experiment(args.out, plan, progress=not args.no_progress)
+    doc = experiment.run()
+    print((experiment.out / "results.md").read_text())
+    print(f"wrote {experiment.out / 'results.json'}, {experiment.out / 'map_vs_budget.png'}, "
+          f"{experiment.out / 'commands.sh'} ({doc['total_s']:.0f} s)")
+    return 0
