@@ -13,7 +13,7 @@ import sys
 
 from .errors import VideoError
 
-COMMAND_MODULES = ("tokenize", "info", "demo", "chat", "data", "eval")
+COMMAND_MODULES = ("tokenize", "info", "demo", "chat", "data", "eval", "lmms_tasks")
 
 
 def build_parser() -> argparse.ArgumentParser:
