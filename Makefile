@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	# CPU torch first: a plain "torch" requirement would pull several GB of CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,ray]"
+	$(BIN)/pip install -q -e ".[dev,ray,lmms-eval]"
+	# lmms-eval without its declared deps: they pin av<16 and torchvision (docs/evaluation.md).
+	$(BIN)/pip install -q --no-deps lmms-eval==0.7.3
 	touch $(STAMP)
 
 test: install

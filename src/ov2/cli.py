@@ -13,7 +13,8 @@ import sys
 
 from .errors import VideoError
 
-COMMAND_MODULES = ("tokenize", "info", "demo", "chat", "data", "eval", "precompute", "train", "experiment")
+COMMAND_MODULES = ("tokenize", "info", "demo", "chat", "data", "eval", "lmms_tasks", "precompute", "train",
+                   "experiment")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,7 +52,10 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.set_defaults(func=_evidence)
 
-    for name, default_tokens in (("jumpscore", 1024), ("grounding", 128)):
+    from ..eval.runner import TASKS
+
+    for name in ("jumpscore", "grounding"):
+        default_tokens = TASKS[name].max_new_tokens
         p = sub.add_parser(name, help=f"run a model on a {name} jsonl and score it")
         p.add_argument("--model", required=True, help="checkpoint directory (model + processor)")
         p.add_argument("--data", required=True, help=f"the {name}.jsonl file, or its directory")

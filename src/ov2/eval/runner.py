@@ -29,6 +29,7 @@ class Task:
     name: str
     default_file: str
     timestamp_decimals: int
+    max_new_tokens: int  # the default generation length (``ov2 eval`` and the lmms-eval tasks)
     question: Callable[[dict[str, Any]], str]
     target: Callable[[dict[str, Any]], Any]
     score: Callable[[str, Any], dict[str, Any]]
@@ -68,6 +69,7 @@ TASKS: dict[str, Task] = {
         name="jumpscore",
         default_file="jumpscore.jsonl",
         timestamp_decimals=2,
+        max_new_tokens=1024,
         question=lambda r: str(r["question"]).strip(),
         target=lambda r: str(r["answer"]).strip(),
         score=_jumpscore_score,
@@ -77,6 +79,7 @@ TASKS: dict[str, Task] = {
         name="grounding",
         default_file="grounding.jsonl",
         timestamp_decimals=1,
+        max_new_tokens=128,
         question=lambda r: str(r["question"]).strip() if r.get("question") else grounding.question(r["query"]),
         target=lambda r: [float(v) for v in r["span"]],
         score=_grounding_score,
