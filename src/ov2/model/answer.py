@@ -28,15 +28,37 @@ class CallbackStreamer(TextStreamer):
             self.on_text(text)
 
 
-def user_message(question: str, *, video: bool = False, image: bool = False) -> list[dict[str, Any]]:
-    """One user turn: the visual item first, then the question (the release's prompt layout)."""
+def user_message(question: str, *, video: bool = False, image: bool = False,
+                 system: str | None = None) -> list[dict[str, Any]]:
+    """One user turn: the visual item first, then the question (the release's prompt layout).
+
+    ``system`` replaces the chat template's default system prompt."""
     content: list[dict[str, Any]] = []
     if image:
         content.append({"type": "image"})
     if video:
         content.append({"type": "video"})
     content.append({"type": "text", "text": question})
-    return [{"role": "user", "content": content}]
+    turns = [{"role": "system", "content": system}] if system is not None else []
+    return turns + [{"role": "user", "content": content}]
+
+
+def chat_inputs(
+    processor: "LlavaOnevision2Processor",
+    question: str,
+    *,
+    video: VisualInput | str | os.PathLike[str] | None = None,
+    image: str | os.PathLike[str] | np.ndarray | None = None,
+    system: str | None = None,
+    timestamp_decimals: int = 1,
+    **video_options: Any,
+) -> Any:
+    """Model inputs for one question about ``video`` or ``image``, ending with the assistant header."""
+    if video is not None and image is not None:
+        raise ValueError("give either video or image, not both")
+    messages = user_message(question, video=video is not None, image=image is not None, system=system)
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
+    return processor(text=prompt, images=image, videos=video, timestamp_decimals=timestamp_decimals, **video_options)
 
 
 def answer(
@@ -49,19 +71,17 @@ def answer(
     max_new_tokens: int = 128,
     timestamp_decimals: int = 1,
     on_text: Callable[[str], Any] | None = None,
+    system: str | None = None,
     **video_options: Any,
 ) -> str:
     """Greedy answer to ``question`` about ``video`` (a VisualInput or a path) or ``image``.
 
-    ``on_text`` receives the answer in pieces as it is generated; ``video_options``
-    (``video_backend``, ``canvases``, ...) apply when ``video`` is a path.
+    ``on_text`` receives the answer in pieces as it is generated; ``system`` replaces the
+    default system prompt; ``video_options`` (``video_backend``, ``canvases``, ...) apply
+    when ``video`` is a path.
     """
-    if video is not None and image is not None:
-        raise ValueError("give either video or image, not both")
-    messages = user_message(question, video=video is not None, image=image is not None)
-    prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
-    inputs = processor(text=prompt, images=image, videos=video, timestamp_decimals=timestamp_decimals,
-                       **video_options).to(model.device)
+    inputs = chat_inputs(processor, question, video=video, image=image, system=system,
+                         timestamp_decimals=timestamp_decimals, **video_options).to(model.device)
     streamer = CallbackStreamer(processor.tokenizer, on_text) if on_text is not None else None
     out = model.generate(
         **inputs,

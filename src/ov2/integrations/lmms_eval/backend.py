@@ -3,15 +3,14 @@
 Kept in one module on purpose: when the model or processor API changes, this is the
 only file to adapt. Generation goes through :func:`ov2.model.answer`, the function
 ``ov2 eval`` uses, so a question asked through lmms-eval gets the same greedy answer.
-Nothing here imports torchvision, and transformers' image processors are never used
-(ov2 resizes and normalises pixels itself).
+Nothing here imports torchvision: images go through transformers' PIL image processor
+(``Qwen2VLImageProcessorPil``), videos through ov2's tokenizer.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -77,20 +76,6 @@ def visual_inputs(prompt: Prompt, settings: VideoSettings) -> dict[str, Any]:
     return {"video": video, "image": image}
 
 
-@contextlib.contextmanager
-def _system_prompt(processor: Any, system: str | None) -> Iterator[None]:
-    # A task's own system turn replaces the processor's default for this one call.
-    if system is None:
-        yield
-        return
-    saved = processor.system
-    processor.system = system
-    try:
-        yield
-    finally:
-        processor.system = saved
-
-
 def generate(
     model: Any,
     processor: Any,
@@ -103,14 +88,13 @@ def generate(
     """Greedy answer to ``prompt`` (``visuals`` from :func:`visual_inputs`), as ``ov2 eval`` asks it."""
     from ...model import answer
 
-    with _system_prompt(processor, prompt.system):
-        return answer(model, processor, prompt.text, video=visuals["video"], image=visuals["image"],
-                      max_new_tokens=max_new_tokens, timestamp_decimals=timestamp_decimals)
+    return answer(model, processor, prompt.text, video=visuals["video"], image=visuals["image"],
+                  max_new_tokens=max_new_tokens, timestamp_decimals=timestamp_decimals, system=prompt.system)
 
 
 def encode_text(processor: Any, text: str) -> list[int]:
     """Token ids of plain text (no special tokens added)."""
-    return list(processor.tokenizer.encode(text))
+    return list(processor.tokenizer.encode(text, add_special_tokens=False))
 
 
 def continuation_logprob(
@@ -133,9 +117,10 @@ def continuation_logprob(
     target = encode_text(processor, continuation)
     if not target:
         return 0.0, True
-    with _system_prompt(processor, prompt.system):
-        inputs = processor(prompt.text, images=visuals["image"], videos=visuals["video"],
-                           timestamp_decimals=timestamp_decimals)
+    from ...model.answer import chat_inputs
+
+    inputs = chat_inputs(processor, prompt.text, video=visuals["video"], image=visuals["image"], system=prompt.system,
+                         timestamp_decimals=timestamp_decimals)
     cont = torch.as_tensor(target, dtype=torch.long).unsqueeze(0)
     inputs["input_ids"] = torch.cat([inputs["input_ids"], cont], dim=1)
     inputs["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(cont)], dim=1)
