@@ -49,6 +49,7 @@ class Plan:
     width: int = 320
     height: int = 180
     duration: tuple[float, float] = (8.0, 12.0)
+    regime: str = "short"
     n_train: int = 160
     n_val: int = 16
     n_test: int = 24
@@ -57,6 +58,7 @@ class Plan:
     steps: int = 300
     arms: tuple[str, ...] = ARMS
     max_new_tokens: int = 384
+    workers: int | None = None  # data / precompute processes (None: each command's default)
     train_overrides: dict = field(default_factory=dict)
 
     def split_seed(self, split: str, task: str = "jumprope") -> int:
@@ -112,10 +114,10 @@ class Experiment:
     # -------------------------------------------------------------------- stages
     def data(self) -> None:
         p = self.plan
-        size = ["--width", p.width, "--height", p.height, "--duration", p.duration[0], p.duration[1]]
+        size = ["--width", p.width, "--height", p.height, "--duration", p.duration[0], p.duration[1], *self.workers()]
         for split, n in (("train", p.n_train), ("val", p.n_val), ("test", p.n_test)):
             self.ov2("data", "jumprope", "--out", self.out / "data" / split, "--n", n,
-                     "--seed", p.split_seed(split), *size)
+                     "--seed", p.split_seed(split), "--regime", p.regime, *size)
         for split, n in (("train", p.n_grounding_train), ("test", p.n_grounding_test)):
             self.ov2("data", "grounding", "--out", self.out / "data" / f"grounding_{split}", "--n", n,
                      "--seed", p.split_seed(split, "grounding"), *size)
@@ -127,7 +129,11 @@ class Experiment:
         for budget in self.plan.budgets:
             for arm in self.plan.arms:
                 self.ov2("precompute", self.out / "data" / "train.jsonl", "--out",
-                         self.out / "precomputed" / f"{arm}_{budget}", "--backend", arm, "--canvases", budget)
+                         self.out / "precomputed" / f"{arm}_{budget}", "--backend", arm, "--canvases", budget,
+                         *self.workers())
+
+    def workers(self) -> list[Any]:
+        return ["--workers", self.plan.workers] if self.plan.workers else []
 
     def run_name(self, arm: str, budget: int, seed: int) -> str:
         return f"{arm}_{budget}_s{seed}"

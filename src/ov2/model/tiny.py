@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2VLImageProcessorPil
 
 from ..processing.processor import LlavaOnevision2Processor
@@ -26,17 +26,22 @@ from ..visual_input import Group, Tokens, VisualInput
 from .config import LlavaOnevision2Config
 from .modeling import LlavaOnevision2ForConditionalGeneration
 
-TINY_VOCAB = 272  # 256 bytes + 7 special tokens, rounded up
+TINY_VOCAB = 272  # 256 bytes + 7 special tokens + " seconds>", rounded up
 
 
 def build_byte_tokenizer() -> Tokenizer:
-    """Byte-level BPE without merges: every byte is a token; special tokens follow (ids 256...)."""
+    """Byte-level BPE without merges: every byte is a token; special tokens follow (ids 256...).
+
+    One added word, `` seconds>`` (id 263): ``<t seconds>`` tags are most of a codec prompt's
+    text, and a byte per character would make them three times longer than a real tokenizer does.
+    """
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     vocab = {ch: i for i, ch in enumerate(sorted(alphabet, key=lambda c: _byte_of(c)))}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(list(SPECIAL_TOKENS))
+    tok.add_tokens([AddedToken(" seconds>", normalized=False)])
     return tok
 
 
