@@ -21,8 +21,12 @@ by whoever tunes the preset); the test split is never used to choose anything.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,27 +42,27 @@ QUIET = {("data", "jumprope"): ["--quiet"], ("data", "grounding"): ["--quiet"], 
 
 @dataclass(frozen=True)
 class Plan:
-    """What the experiment runs. ``quick`` is one budget sized for this 2-core CPU; the full plan
-    runs budgets 8/16/32 with two seeds and longer training (meant for a GPU)."""
+    """What the experiment runs (see :func:`make_plan` for the quick and full sizes)."""
 
     quick: bool
     seed: int
     budgets: tuple[int, ...]
     seeds: tuple[int, ...]
     grounding_budget: int
-    width: int = 320
-    height: int = 180
-    duration: tuple[float, float] = (8.0, 12.0)
-    regime: str = "short"
-    n_train: int = 160
-    n_val: int = 16
+    width: int = 224
+    height: int = 128
+    duration: tuple[float, float] = (25.0, 35.0)
+    regime: str = "long"
+    n_train: int = 200
+    n_val: int = 12
     n_test: int = 24
-    n_grounding_train: int = 48
+    n_grounding_train: int = 40
     n_grounding_test: int = 16
-    steps: int = 300
+    steps: int = 600
     arms: tuple[str, ...] = ARMS
     max_new_tokens: int = 384
     workers: int | None = None  # data / precompute processes (None: each command's default)
+    parallel: int = 1  # trainings / evaluations run at once (several fit one GPU)
     train_overrides: dict = field(default_factory=dict)
 
     def split_seed(self, split: str, task: str = "jumprope") -> int:
@@ -68,11 +72,20 @@ class Plan:
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
+    """``quick``: one budget (8 canvases), a width-64 model, 600 steps: about 40 minutes on this 2-core CPU.
+    Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers and 1500 steps, four
+    runs at a time on a GPU when one is present."""
     if quick:
         plan = Plan(quick=True, seed=seed, budgets=(8,), seeds=(seed,), grounding_budget=8)
     else:
+        import torch
+
+        gpu = torch.cuda.is_available()
         plan = Plan(quick=False, seed=seed, budgets=(8, 16, 32), seeds=(seed, seed + 1), grounding_budget=16,
-                    n_train=320, n_val=24, n_test=48, n_grounding_train=96, n_grounding_test=24, steps=1200)
+                    n_train=320, n_val=16, n_test=32, n_grounding_train=64, n_grounding_test=24, steps=1500,
+                    workers=max(2, (os.cpu_count() or 2) - 2) if gpu else None, parallel=4 if gpu else 1,
+                    train_overrides={"tiny_size": "128", "tiny_text_layers": 4,
+                                     "dataloader_num_workers": 2 if gpu else 0})
     return Plan(**{**asdict(plan), **(overrides or {})}) if overrides else plan
 
 
@@ -103,6 +116,25 @@ class Experiment:
         if code:
             raise RuntimeError(f"`ov2 {shlex.join(args)}` failed with exit code {code}")
         return code
+
+    def ov2_many(self, commands: list[list[Any]]) -> None:
+        """Run independent ``ov2`` commands, ``plan.parallel`` at a time (subprocesses) or in order (in process)."""
+        if self.plan.parallel <= 1 or len(commands) <= 1:
+            for argv in commands:
+                self.ov2(*argv)
+            return
+        with open(self.commands, "a", encoding="utf-8") as fh:
+            fh.writelines("ov2 " + shlex.join([str(a) for a in argv]) + "\n" for argv in commands)
+
+        def launch(argv: list[Any]) -> None:
+            args = [str(a) for a in argv]
+            args += QUIET.get(tuple(args[:2]), QUIET.get((args[0],), []))
+            done = subprocess.run([sys.executable, "-m", "ov2", *args], capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"`ov2 {shlex.join(args)}` failed:\n{done.stderr[-3000:]}")
+
+        with ThreadPoolExecutor(self.plan.parallel) as pool:
+            list(pool.map(launch, commands))
 
     def stage(self, name: str, fn: Any) -> Any:
         t0 = time.perf_counter()
@@ -139,6 +171,7 @@ class Experiment:
         return f"{arm}_{budget}_s{seed}"
 
     def train(self) -> None:
+        commands = []
         for seed in self.plan.seeds:
             for budget in self.plan.budgets:
                 for arm in self.plan.arms:
@@ -147,7 +180,8 @@ class Experiment:
                         continue
                     config = self.write_config(arm, budget, seed)
                     resume = ["--resume"] if run.exists() else []
-                    self.ov2("train", config, "--out", run, *resume)
+                    commands.append(["train", config, "--out", run, *resume])
+        self.ov2_many(commands)
 
     def write_config(self, arm: str, budget: int, seed: int) -> Path:
         """The run's config: the experiment preset, this arm's source, the plan's steps and seed."""
@@ -163,18 +197,21 @@ class Experiment:
 
     def evaluate(self) -> None:
         p = self.plan
+        commands = []
         for seed in p.seeds:
             for budget in p.budgets:
                 for arm in p.arms:
                     model = self.out / "runs" / self.run_name(arm, budget, seed) / "final"
                     for split in ("test", "val"):
-                        self.ov2("eval", "jumpscore", "--model", model, "--data", self.out / "data" / split,
-                                 "--backend", arm, "--canvases", budget, "--max-new-tokens", p.max_new_tokens,
-                                 "--out", self.results_file("jumpscore", split, arm, budget, seed))
+                        commands.append(["eval", "jumpscore", "--model", model, "--data", self.out / "data" / split,
+                                         "--backend", arm, "--canvases", budget, "--max-new-tokens", p.max_new_tokens,
+                                         "--out", self.results_file("jumpscore", split, arm, budget, seed)])
                     if budget == p.grounding_budget:
-                        self.ov2("eval", "grounding", "--model", model, "--data", self.out / "data" / "grounding_test",
-                                 "--backend", arm, "--canvases", budget, "--max-new-tokens", 64,
-                                 "--out", self.results_file("grounding", "test", arm, budget, seed))
+                        commands.append(["eval", "grounding", "--model", model, "--data",
+                                         self.out / "data" / "grounding_test", "--backend", arm, "--canvases", budget,
+                                         "--max-new-tokens", 64,
+                                         "--out", self.results_file("grounding", "test", arm, budget, seed)])
+        self.ov2_many(commands)
 
     def results_file(self, task: str, split: str, arm: str, budget: int, seed: int) -> Path:
         return self.out / "eval" / f"{task}_{split}_{self.run_name(arm, budget, seed)}.jsonl"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,12 @@ class Ov2TrainingArguments(TrainingArguments):
         self.remove_unused_columns = False
         self.train_sampling_strategy = "sequential"
         super().__post_init__()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields (TensorBoard and checkpoints serialise the arguments)."""
+        out = super().to_dict()
+        out["sources"] = [asdict(s) if isinstance(s, SourceConfig) else s for s in self.sources]
+        return out
 
     def resolved_sources(self) -> list[SourceConfig]:
         """Sources with paths resolved against ``data_root``."""

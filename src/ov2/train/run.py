@@ -140,8 +140,6 @@ def summary(result: TrainResult, args: Ov2TrainingArguments) -> str:
 def write_run_config(args: Ov2TrainingArguments, out: Path) -> None:
     """``out/train_config.json``: every field of the run (main process)."""
     if args.should_save:
-        doc = {k: (v.__dict__ if hasattr(v, "__dict__") else v) for k, v in args.to_dict().items()}
-        doc["sources"] = [vars(s) for s in args.sources]
-        atomic_write_text(out / "train_config.json", json.dumps(doc, indent=1, default=str) + "\n")
+        atomic_write_text(out / "train_config.json", args.to_json_string())
 
 
