@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import atomic_write_text
+from ..viz.figures import save_figure
 
 ARMS = ("codec", "fixed", "frames")
 PRESET = "experiment_jumprope"
@@ -334,8 +335,4 @@ def plot_map(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

@@ -20,6 +20,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from ..fileio import atomic_write_text, json_default
+from ..viz.figures import save_figure
 
 LOG_NAME = "train_log.jsonl"
 MARKER = "ov2_complete.json"
@@ -123,11 +124,7 @@ def plot_loss(rows: list[dict[str, Any]], path: Path, title: str) -> Path | None
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def complete_checkpoints(out: Path) -> list[Path]:
