@@ -179,3 +179,16 @@ def test_top_level_tie_word_embeddings_wins(ckpt, tmp_path):
     # Our own save writes the resolved value at the top level, readable by either config generation.
     m.save_pretrained(tmp_path / "resaved")
     assert json.loads((tmp_path / "resaved" / "config.json").read_text())["tie_word_embeddings"] is True
+
+
+def test_a_directory_of_another_model_type_is_named(ckpt, tmp_path):
+    from ov2.model.loading import load_model_and_processor
+
+    d = tmp_path / "qwen"
+    d.mkdir()
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["model_type"] = "qwen3"
+    (d / "config.json").write_text(json.dumps(cfg))
+    for load in (LlavaOnevision2ForConditionalGeneration.from_pretrained, load_model_and_processor):
+        with pytest.raises(ConfigError, match=r"config\.json has model_type 'qwen3', not 'llava_onevision2'"):
+            load(d)

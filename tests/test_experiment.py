@@ -1,0 +1,42 @@
+"""`ov2 experiment jumprope` end to end at a seconds-long size (its numbers are not asserted)."""
+
+import json
+
+import pytest
+
+from ov2.cli import main
+from ov2.errors import InvalidOptionError
+from ov2.experiments.jumprope import Experiment, make_plan
+
+pytestmark = pytest.mark.slow
+
+MICRO = dict(n_train=4, n_val=1, n_test=2, n_grounding_train=2, n_grounding_test=1, steps=2, width=160, height=96,
+             duration=(4.0, 5.0), regime="short", max_new_tokens=16,
+             train_overrides={"global_batch_size": 2, "per_device_train_batch_size": 2})
+
+
+def test_experiment_runs_end_to_end_and_resumes(tmp_path, capsys):
+    out = tmp_path / "exp"
+    doc = Experiment(out, make_plan(True, 3, MICRO), progress=False).run()
+    assert [(r["arm"], r["canvases"], r["seed"]) for r in doc["rows"]] == [("codec", 8, 3), ("fixed", 8, 3), ("frames", 8, 3)]
+    for row in doc["rows"]:
+        assert row["jumpscore_test"]["n"] == 2 and row["grounding_test"]["n"] == 1 and row["final_train_loss"] > 0
+        assert (out / "runs" / f"{row['arm']}_8_s3" / "final" / "model.safetensors").is_file()
+    table = (out / "results.md").read_text()
+    assert "| 8 | codec |" in table and "| frames |" in table
+    assert (out / "map_vs_budget.png").stat().st_size > 1000
+    commands = (out / "commands.sh").read_text().splitlines()
+    assert any(c.startswith("ov2 train ") and "codec_8_s3.yaml" in c for c in commands)
+    assert sum(c.startswith("ov2 eval jumpscore") for c in commands) == 6  # 3 arms x (test, val)
+    # A re-run finds every stage done: nothing is trained or evaluated again.
+    before = {p: p.stat().st_mtime for p in (out / "runs").rglob("model.safetensors")}
+    Experiment(out, make_plan(True, 3, MICRO), progress=False).run()
+    assert before == {p: p.stat().st_mtime for p in (out / "runs").rglob("model.safetensors")}
+    with pytest.raises(InvalidOptionError, match="another plan"):
+        Experiment(out, make_plan(True, 3, {**MICRO, "steps": 3}), progress=False)
+    assert json.loads((out / "results.json").read_text())["plan"]["seed"] == 3
+
+
+def test_experiment_cli_help():
+    with pytest.raises(SystemExit):
+        main(["experiment", "jumprope", "--help"])
