@@ -179,3 +179,15 @@ def test_top_level_tie_word_embeddings_wins(ckpt, tmp_path):
     # Our own save writes the resolved value at the top level, readable by either config generation.
     m.save_pretrained(tmp_path / "resaved")
     assert json.loads((tmp_path / "resaved" / "config.json").read_text())["tie_word_embeddings"] is True
+
+
+def test_a_model_built_from_scratch_saves_release_keys_after_registration(tmp_path):
+    """register_auto_classes() registers the legacy key mapping globally; saving must still use the current names."""
+    import ov2
+    from ov2.model.tiny import make_tiny_model
+
+    ov2.register_auto_classes()
+    model, _ = make_tiny_model()
+    model.save_pretrained(tmp_path)
+    keys = set(load_file(str(tmp_path / "model.safetensors")))
+    assert keys == set(model.state_dict()) and set(RELEASE_VISION_KEYS) <= keys
