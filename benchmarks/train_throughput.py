@@ -245,6 +245,7 @@ def run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], devic
 def _run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], device: str, data: Path,
                  attn: str | None) -> dict[str, Any]:
     import transformers
+    from transformers.trainer_callback import PrinterCallback
 
     from ov2.train.collator import IGNORE, Ov2DataCollator
     from ov2.train.config import build_config
@@ -275,6 +276,7 @@ def _run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], devi
                              processing_class=processor)
         timer = _StepTimer(device)
         trainer.add_callback(timer.callback)
+        trainer.remove_callback(PrinterCallback)  # the per-step log dicts; this script prints its own summary
         if device == "cuda":
             torch.cuda.synchronize()
             base = torch.cuda.memory_allocated()
