@@ -192,3 +192,15 @@ def test_a_directory_of_another_model_type_is_named(ckpt, tmp_path):
     for load in (LlavaOnevision2ForConditionalGeneration.from_pretrained, load_model_and_processor):
         with pytest.raises(ConfigError, match=r"config\.json has model_type 'qwen3', not 'llava_onevision2'"):
             load(d)
+
+
+def test_a_model_built_from_scratch_saves_release_keys_after_registration(tmp_path):
+    """register_auto_classes() registers the legacy key mapping globally; saving must still use the current names."""
+    import ov2
+    from ov2.model.tiny import make_tiny_model
+
+    ov2.register_auto_classes()
+    model, _ = make_tiny_model()
+    model.save_pretrained(tmp_path)
+    keys = set(load_file(str(tmp_path / "model.safetensors")))
+    assert keys == set(model.state_dict()) and set(RELEASE_VISION_KEYS) <= keys

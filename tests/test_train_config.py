@@ -23,7 +23,7 @@ def test_recipe_values():
     assert s1.train_modules == ["vision", "merger", "language_model"] and s1.learning_rate == 1e-5
     assert (s1.weight_decay, s1.adam_beta2) == (0.01, 0.95) and (s2.weight_decay, s2.adam_beta2) == (0.0, 0.99)
     assert (s1.adam_beta1, s1.adam_epsilon, s1.max_grad_norm, s1.warmup_steps) == (0.9, 1e-5, 1.0, 0.002)
-    assert s1.lr_scheduler_kwargs == {"min_lr": 1e-6}
+    assert s1.lr_scheduler_kwargs == {"min_lr_rate": pytest.approx(1e-6 / 1e-5)}
     # The codec schedule: fixed groups before stage 4, the adaptive codec in stage 4; budgets grow.
     assert [s.backend for s in s1.sources] == ["fixed", "frames", None]
     assert [s.backend for s in s4.sources] == ["codec", "frames", None]

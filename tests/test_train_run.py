@@ -82,6 +82,22 @@ def test_bad_setups_fail_before_training(data, tmp_path):
         train(config(data, tmp_path / "c"))
 
 
+def test_a_bf16_checkpoint_trains_from_fp32_master_weights(tmp_path):
+    from ov2.model.tiny import make_tiny_checkpoint
+    from ov2.train.run import build_model
+
+    make_tiny_checkpoint(tmp_path / "ckpt")
+    LlavaOnevision2ForConditionalGeneration.from_pretrained(tmp_path / "ckpt").to(torch.bfloat16).save_pretrained(
+        tmp_path / "ckpt")
+    bf16 = LlavaOnevision2ForConditionalGeneration.from_pretrained(tmp_path / "ckpt")
+    assert next(bf16.parameters()).dtype == torch.bfloat16  # what transformers' default dtype="auto" gives
+    model, _ = build_model(build_config("stage4_tiny", {"output_dir": str(tmp_path / "out"),
+                                                        "init": str(tmp_path / "ckpt")}))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    for (name, a), b in zip(model.state_dict().items(), bf16.state_dict().values()):
+        assert torch.equal(a, b.float()), name
+
+
 def train_cli(data, out, steps=6, extra=()):
     return ov2_cmd("train", "stage4_tiny", "--out", str(out), "--data-root", str(data), "--max-steps", str(steps),
                    "--global-batch-size", "2", "--save-steps", "2", "--no-progress",

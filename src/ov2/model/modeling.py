@@ -253,6 +253,7 @@ class LlavaOnevision2ForConditionalGeneration(LlavaOnevision2PreTrainedModel, Ge
         self.model = LlavaOnevision2Model(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
+        self._weight_conversions = []  # save in the current layout, also once the legacy key mapping is registered
 
     # ------------------------------------------------------------------ parts
     @property

@@ -139,7 +139,8 @@ class Ov2TrainingArguments(TrainingArguments):
         if self.precision == "bf16" or (self.precision == "auto" and _bf16_gpu()):
             self.bf16 = True
         if str(self.lr_scheduler_type).endswith("cosine_with_min_lr"):
-            self.lr_scheduler_kwargs = {**(self.lr_scheduler_kwargs or {}), "min_lr": self.min_lr}
+            # As a rate of the base lr: with "min_lr" the scheduler reads optimizer.defaults, which DeepSpeed's wrapped optimiser lacks.
+            self.lr_scheduler_kwargs = {**(self.lr_scheduler_kwargs or {}), "min_lr_rate": self.min_lr / self.learning_rate}
         if self.report_to == "auto":  # TensorBoard where installed, nothing else (no accidental wandb logins)
             self.report_to = ["tensorboard"] if _installed("tensorboard") else "none"
         if not _cuda():

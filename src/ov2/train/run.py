@@ -51,7 +51,10 @@ def build_model(args: Ov2TrainingArguments) -> tuple[Any, Any]:
     from ..processing import Processor
 
     directory = check_checkpoint_dir(args.init)
-    return LlavaOnevision2ForConditionalGeneration.from_pretrained(directory), Processor.from_pretrained(directory)
+    # fp32 master weights whatever the checkpoint's dtype (bf16 for the release): AdamW steps of lr 1e-5
+    # mostly round away on bf16 weights; bf16 compute comes from autocast / FSDP / DeepSpeed mixed precision.
+    model = LlavaOnevision2ForConditionalGeneration.from_pretrained(directory, dtype="float32")
+    return model, Processor.from_pretrained(directory)
 
 
 def resume_point(out: Path, resume: bool) -> Path | None:
