@@ -139,3 +139,8 @@ def test_two_gloo_ranks_log_the_losses_of_one(data, tmp_path):
     for a, b in zip(one, two):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5) and a["tokens"] == b["tokens"]
     assert json.loads((tmp_path / "two" / "final" / "config.json").read_text())["model_type"] == "llava_onevision2"
+
+
+def test_a_source_that_cannot_fit_max_length_fails_before_training(data, tmp_path):
+    with pytest.raises(InvalidOptionError, match=r"source 'codec': its first sample .* does not fit max_length 300"):
+        train(config(data, tmp_path / "tight", max_length=300))

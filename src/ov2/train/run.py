@@ -57,6 +57,21 @@ def build_model(args: Ov2TrainingArguments) -> tuple[Any, Any]:
     return model, Processor.from_pretrained(directory)
 
 
+def check_fits(dataset: Any, collator: Ov2DataCollator) -> None:
+    """Each source's first sample must fit ``max_length``: otherwise a whole source would be skipped, sample by
+    sample, as overlong (e.g. a 384-canvas source precomputed at a large ``--max-pixels``)."""
+    for name, source in dataset.mixture.datasets.items():
+        sample = source[0]
+        encoded = collator.encode(sample)
+        if encoded is None and collator.skipped.counts.get("overlong"):
+            raise InvalidOptionError(
+                f"source {name!r}: its first sample ({sample.id}) does not fit max_length {collator.max_length} even "
+                "with one question-answer round; raise max_length, or precompute with a smaller --max-pixels "
+                "(docs/training.md)"
+            )
+    collator.skipped.counts.clear()
+
+
 def resume_point(out: Path, resume: bool) -> Path | None:
     """The last completed checkpoint to resume from; refuses to train over an earlier run by accident."""
     done = complete_checkpoints(out)
@@ -90,6 +105,7 @@ def train(args: Ov2TrainingArguments, resume: bool = False, progress: bool = Tru
     collator = Ov2DataCollator(processor, args.max_length, packing=args.packing,
                                timestamp_decimals=args.timestamp_decimals,
                                source_timestamp_decimals=args.source_timestamp_decimals)
+    check_fits(dataset, collator)
     trainer = Ov2Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
                          processing_class=processor)
     trainer.add_callback(JsonlLogCallback(out, trainer, dataset, args.global_batch_size))
