@@ -53,6 +53,30 @@ def pick_candidates(energy: np.ndarray, count: int) -> np.ndarray:
     return np.array(sorted(chosen), dtype=np.int64)
 
 
+def prefer_references(chosen: np.ndarray, reference: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """Move each chosen frame that is not a reference picture to an unchosen neighbouring one.
+
+    ``chosen`` are ascending indices into ``reference``/``energy`` (one
+    group's frames). A decoder skips non-reference pictures nobody needs for
+    almost nothing, so a candidate one frame away that is a reference picture
+    (decoded anyway) saves a decode; of the two neighbours the one with more
+    energy wins. Frames stay put when neither neighbour is a free reference.
+    """
+    n = len(reference)
+    taken = np.zeros(n, dtype=bool)
+    taken[chosen] = True
+    out = chosen.copy()
+    for k, c in enumerate(chosen):
+        if reference[c]:
+            continue
+        options = [q for q in (c - 1, c + 1) if 0 <= q < n and reference[q] and not taken[q]]
+        if options:
+            q = max(options, key=lambda q: energy[q])
+            taken[c], taken[q] = False, True
+            out[k] = q
+    return np.sort(out)
+
+
 def _offsets(n: int):
     yield 0
     for d in range(1, n):

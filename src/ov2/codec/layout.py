@@ -7,6 +7,8 @@ Unfilled blocks are padding (frame -1, black pixels).
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from ..visual_input import PADDING_FRAME, Tokens
@@ -65,7 +67,7 @@ def full_frame_tokens(canvas: int, grid: tuple[int, int], frame: int, time: floa
                          slot // bw, slot % bw, group, kind)
 
 
-def paste_blocks(sources: list[np.ndarray], picks_frame: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+def paste_blocks(sources: Mapping[int, np.ndarray] | Sequence[np.ndarray], picks_frame: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                  shape: tuple[int, int, int], block: int) -> np.ndarray:
     """A canvas (uint8 H x W x 3) with the picked source blocks laid out block-raster."""
     h, w, _ = shape

@@ -19,6 +19,7 @@ be stretched to full saliency and outrank real motion elsewhere in the group.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..io.motion import compensate
@@ -28,18 +29,25 @@ RESIDUAL_FLOOR = 12.0
 BORDER_LUMA = 24  # rows/columns at the edge darker than this everywhere are letterbox/pillarbox
 
 
-def _normalise(x: np.ndarray, floor: float) -> np.ndarray:
+def _percentile95(x: np.ndarray) -> float:
     # the 95th percentile of every 3rd pixel is as good an estimate and 3x cheaper
-    scale = max(float(np.percentile(x.ravel()[::3], 95)), floor)
-    return np.clip(x / scale, 0.0, 1.0)
+    sample = x.ravel()[::3].astype(np.float32)
+    k = int(0.95 * (len(sample) - 1))
+    return float(np.partition(sample, k)[k])
 
 
 def saliency_map(luma: np.ndarray, previous: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """S = (m + r) / 2 at analysis resolution (float32, coded orientation)."""
+    """S = (m + r) / 2 at analysis resolution (float32, coded orientation).
+
+    Each term is divided by its 95th percentile (with a floor) and clipped to
+    [0, 1]; both halves are folded into one scale factor each.
+    """
     rel = field - np.median(field.reshape(2, -1)[:, ::3], axis=1)[:, None, None]
-    m = _normalise(np.hypot(rel[0], rel[1]), MOTION_FLOOR)
-    r = _normalise(np.abs(luma.astype(np.float32) - compensate(previous, field)), RESIDUAL_FLOOR)
-    return ((m + r) * 0.5).astype(np.float32)
+    m = cv2.magnitude(np.ascontiguousarray(rel[0]), np.ascontiguousarray(rel[1]))
+    r = cv2.absdiff(luma, compensate(previous, field))
+    half_m = 0.5 / max(_percentile95(m), MOTION_FLOOR)
+    half_r = 0.5 / max(_percentile95(r), RESIDUAL_FLOOR)
+    return np.minimum(m * half_m, 0.5) + np.minimum(r.astype(np.float32) * half_r, 0.5)
 
 
 def border_mask(luma: np.ndarray) -> np.ndarray:

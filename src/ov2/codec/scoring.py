@@ -23,7 +23,7 @@ from .saliency import block_scores, border_mask, frame_is_bad, saliency_map
 class Candidate:
     index: int
     pts: float
-    rgb: np.ndarray
+    yuv: np.ndarray  # I420 at the processed size, coded orientation (RGB is made only if used)
     scores: np.ndarray  # [bh, bw] upright block scores before the bit-cost prior
     bad: bool
 
@@ -73,7 +73,8 @@ class FrameScorer:
         is_cand, is_ref = index in self.ref_of, index in self.last_user
         if not (is_cand or is_ref):
             return None
-        luma = self.convert.luma(frame)
+        yuv = self.convert.yuv(frame) if is_cand else None
+        luma = self.convert.luma_of(yuv) if is_cand else self.convert.luma(frame)
         if is_ref:
             self.ref_luma[index] = luma
         if not is_cand:
@@ -93,7 +94,7 @@ class FrameScorer:
         bad = frame_is_bad(luma) or bool(getattr(frame, "is_corrupt", False))
         for r in [r for r in self.ref_luma if self.last_user[r] <= index]:
             del self.ref_luma[r]
-        return Candidate(index, pts, self.convert.rgb(frame), scores, bad)
+        return Candidate(index, pts, yuv, scores, bad)
 
     @property
     def motion_source(self) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import EmptyVideoError, VideoFormatError
 from .container import open_video
+from .nal import is_reference, length_size
 
 
 @dataclass
@@ -27,6 +28,20 @@ class PacketTable:
     key: np.ndarray  # bool
     reordered: np.ndarray  # bool: shown before an earlier-decoded frame (a B-frame)
     truncated: bool = False  # demuxing stopped early on damaged data
+    marked_reference: np.ndarray | None = None  # int8 per frame from NAL headers: 1 ref, 0 not, -1 unknown
+    decode_order: np.ndarray | None = None  # int64: position of each frame's packet in decode order
+
+    @property
+    def reference(self) -> np.ndarray:
+        """bool: the frame is known to be a reference picture (decoded even when non-references are skipped).
+
+        Keyframes and frames that are not reordered always are; reordered
+        (B) frames only when the bitstream marks them (H.264/HEVC B-pyramids).
+        """
+        known = self.key | ~self.reordered
+        if self.marked_reference is not None:
+            known = known | (self.marked_reference == 1)
+        return known
 
     @property
     def frame_count(self) -> int:
@@ -78,6 +93,9 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
     pts: list[float] = []
     size: list[int] = []
     key: list[bool] = []
+    marked: list[int] = []
+    codec = stream.codec_context.name
+    prefix = length_size(codec, bytes(stream.codec_context.extradata or b""))
     truncated = False
     decode_index = 0
     try:
@@ -89,6 +107,8 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
             pts.append(ts * tb if ts is not None else decode_index / fps)
             size.append(packet.size)
             key.append(bool(packet.is_keyframe))
+            ref = is_reference(memoryview(packet), codec, prefix)
+            marked.append(-1 if ref is None else int(ref))
             decode_index += 1
     except av.error.FFmpegError:
         truncated = True
@@ -112,4 +132,6 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
         key=np.asarray(key, dtype=bool)[order],
         reordered=reordered[order],
         truncated=truncated,
+        marked_reference=np.asarray(marked, dtype=np.int8)[order],
+        decode_order=order.astype(np.int64),
     )
