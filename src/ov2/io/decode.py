@@ -18,9 +18,11 @@ from ..errors import UnsupportedVideoError, VideoFormatError
 from .container import open_video
 from .packets import PacketTable
 
-# FFmpeg threading mode (None keeps PyAV's default, which measured faster than "AUTO" here,
-# see benchmarks/tokenize_speed.py).
-THREAD_TYPE: str | None = None
+# FFmpeg threading mode. "AUTO" adds frame threads: H.264 streams usually carry one slice per
+# frame, so PyAV's default ("SLICE") decodes on one core, while a full decode with frame threads
+# uses them all; on an idle 2-core machine only "AUTO" keeps the tokenizer near that floor
+# (docs/benchmarks.md). Per-packet skip_frame still applies with frame threads.
+THREAD_TYPE: str | None = "AUTO"
 
 
 @dataclass

@@ -45,6 +45,9 @@ def keyframe_thumbnails(
                 container.seek(int(first_pts / tb), stream=stream, backward=True, any_frame=False)
             except av.error.FFmpegError:
                 container.seek(0, stream=stream)
+        # thumbnails need no deblocking; frame threads decode several keyframes at once
+        stream.codec_context.options = {"skip_loop_filter": "all"}
+        stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = "NONKEY"
         decoded = container.decode(stream)
         try:
