@@ -145,3 +145,94 @@ def test_no_group_left_shorter_than_min_span_at_the_end():
     bounds = scan_boundaries(b, groups=4, min_bins=3, max_bins=30, radius=0, band=None)
     edges = [0, *bounds, 21]
     assert min(np.diff(edges)) >= 3, edges
+
+
+# ---------------------------------------------------------------- scene cuts, budget-following candidates
+
+
+def _keyed_table(n, keys):
+    key = np.zeros(n, bool)
+    key[keys] = True
+    return PacketTable(pts=np.arange(n) * 0.04, size=np.full(n, 100, dtype=np.int64), key=key,
+                       reordered=np.zeros(n, bool))
+
+
+def test_regular_gop_is_the_repeated_longest_keyframe_interval():
+    from ov2.codec.cuts import regular_gop
+
+    assert regular_gop(np.array([0, 250, 500, 610, 860])) == 250  # 610: scene cut (early); 860: periodic again
+    assert regular_gop(np.array([0, 40, 95, 130])) is None  # no interval repeats: no GOP length known
+    assert regular_gop(np.array([0, 100])) is None
+
+
+def test_scene_cuts_early_keyframes_and_keyframes_that_look_different():
+    from ov2.codec.cuts import scene_cuts
+
+    grey, red = np.full((36, 64, 3), 128, np.uint8), np.zeros((36, 64, 3), np.uint8)
+    red[..., 0] = 200
+    t = _keyed_table(1000, [0, 250, 500, 610, 860])
+    frames = np.arange(1000)
+    # same look everywhere: only the keyframe that came early (610) is a cut
+    same = {k: grey for k in (0, 250, 500, 610, 860)}
+    assert scene_cuts(t, frames, same).tolist() == [610]
+    # the periodic keyframe at 250 shows another scene: a cut found by content
+    other = {**same, 250: red}
+    assert scene_cuts(t, frames, other).tolist() == [250, 500, 610]  # 500 differs from 250 again
+    # without thumbnails the GOP structure alone decides; a window starting at a cut does not count it
+    assert scene_cuts(t, frames, {}).tolist() == [610]
+    assert scene_cuts(t, np.arange(610, 1000), {}).tolist() == []
+    # intra-only streams have no cuts to find
+    assert scene_cuts(_keyed_table(50, np.arange(50)), np.arange(50), {}).tolist() == []
+
+
+def test_cuts_are_hard_group_boundaries_merged_only_when_shots_outnumber_groups():
+    from ov2.codec.bitcost import Profile
+    from ov2.codec.groups import adaptive_spans
+
+    pts = np.arange(400) * 0.05  # 20 s, 40 bins of 0.5 s
+    e = np.ones(400)
+    e[100:120] = 30.0  # a burst at 5-6 s
+    raw = np.bincount((pts / 0.5).astype(int), weights=e, minlength=40)
+    prof = Profile(0.0, 0.5, raw, raw)
+    spans = adaptive_spans(prof, pts, e, 0.0, 20.0, 6, 0.8, 10.0, 3, shot_cuts=[3.1, 12.4])
+    starts = [s.start for s in spans]
+    assert len(spans) == 6 and 3.1 in np.round(starts, 2) and 12.4 in np.round(starts, 2)
+    # more shots than groups: every boundary is still a cut (no group is cut inside a shot)
+    cuts = [2.0, 4.0, 6.0, 8.0, 10.0, 14.0, 17.0]
+    spans = adaptive_spans(prof, pts, e, 0.0, 20.0, 4, 0.8, 10.0, 3, shot_cuts=cuts)
+    assert len(spans) == 4 and set(np.round([s.start for s in spans[1:]], 2)) <= set(cuts)
+
+
+def test_merging_prefers_boundaries_that_are_not_cuts():
+    e = np.ones(12)
+    # all pairs tie: without cuts the first pair merges; with a cut at 3, the first pair not across it
+    assert _exact([0, 3, 6, 9, 12], e, 3) == [0, 6, 9, 12]
+    assert _exact([0, 3, 6, 9, 12], e, 3, hard={3}) == [0, 3, 9, 12]
+    assert _exact([0, 3, 6, 9, 12], e, 2, hard={3}) == [0, 3, 12]
+    assert _exact([0, 3, 6, 9, 12], e, 1, hard={3}) == [0, 12]  # fewer groups than shots: cuts merge too
+
+
+def test_candidates_follow_the_budget():
+    from ov2.options import TokenizeOptions
+
+    assert TokenizeOptions(canvases=8).candidates_for == 128  # 2 groups share 256 candidates
+    assert TokenizeOptions(canvases=16).candidates_for == 64
+    assert TokenizeOptions(canvases=32).candidates_for == 32
+    assert TokenizeOptions(canvases=128).candidates_for == 32  # never below the spec's 32
+    assert TokenizeOptions(canvases=8, candidates_per_group=20).candidates_for == 20
+    assert TokenizeOptions(canvases=8, candidates_total=64).candidates_for == 32
+
+
+def test_candidates_are_drawn_among_reference_pictures_when_there_are_enough():
+    from ov2.codec.candidates import pick_reference_candidates
+
+    ref = np.zeros(40, bool)
+    ref[::2] = True  # every 2nd frame is a reference picture (an x264 B-pyramid)
+    flat = pick_reference_candidates(np.ones(40), 5, ref)
+    assert ref[flat].all() and np.allclose(np.diff(flat), 8)  # still evenly spread
+    burst = np.zeros(40)
+    burst[21:29] = 5.0  # odd frames' energy goes to their neighbours
+    got = pick_reference_candidates(burst, 4, ref)
+    assert ref[got].all() and got.min() >= 20 and got.max() <= 30
+    # more candidates than reference pictures: every frame can be drawn
+    assert len(pick_reference_candidates(np.ones(40), 30, ref)) == 30

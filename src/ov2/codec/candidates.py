@@ -53,28 +53,25 @@ def pick_candidates(energy: np.ndarray, count: int) -> np.ndarray:
     return np.array(sorted(chosen), dtype=np.int64)
 
 
-def prefer_references(chosen: np.ndarray, reference: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    """Move each chosen frame that is not a reference picture to an unchosen neighbouring one.
+def pick_reference_candidates(energy: np.ndarray, count: int, reference: np.ndarray) -> np.ndarray:
+    """Like :func:`pick_candidates`, drawing among reference pictures when there are enough of them.
 
-    ``chosen`` are ascending indices into ``reference``/``energy`` (one
-    group's frames). A decoder skips non-reference pictures nobody needs for
-    almost nothing, so a candidate one frame away that is a reference picture
-    (decoded anyway) saves a decode; of the two neighbours the one with more
-    energy wins. Frames stay put when neither neighbour is a free reference.
+    A decoder skips non-reference pictures nobody needs for almost nothing, so
+    candidates that are reference pictures (decoded anyway) save decoding.
+    Each frame's energy goes to its nearest reference picture and the
+    systematic draw runs over those: candidates stay evenly spread in
+    proportion to energy, on a grid of reference pictures (every 2nd frame
+    with an x264 B-pyramid). With fewer reference pictures than ``count``,
+    every frame can be drawn.
     """
-    n = len(reference)
-    taken = np.zeros(n, dtype=bool)
-    taken[chosen] = True
-    out = chosen.copy()
-    for k, c in enumerate(chosen):
-        if reference[c]:
-            continue
-        options = [q for q in (c - 1, c + 1) if 0 <= q < n and reference[q] and not taken[q]]
-        if options:
-            q = max(options, key=lambda q: energy[q])
-            taken[c], taken[q] = False, True
-            out[k] = q
-    return np.sort(out)
+    ref = np.flatnonzero(reference)
+    if len(ref) < max(count, 2) or len(ref) == len(energy):
+        return pick_candidates(energy, count)
+    frames = np.arange(len(energy))
+    pos = np.clip(np.searchsorted(ref, frames), 1, len(ref) - 1)
+    nearest = np.where(frames - ref[pos - 1] <= ref[pos] - frames, pos - 1, pos)
+    folded = np.bincount(nearest, weights=np.maximum(energy, 0.0), minlength=len(ref))
+    return ref[pick_candidates(folded, count)]
 
 
 def _offsets(n: int):

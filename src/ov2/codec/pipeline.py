@@ -19,7 +19,7 @@ from ..io.frames import FrameConverter
 from ..source import Source, with_progress
 from ..visual_input import Group, Tokens
 from ..io.keyframes import keyframe_thumbnails
-from .candidates import pick_candidates, prefer_references, smooth_frame_energy
+from .candidates import pick_reference_candidates, smooth_frame_energy
 from .cuts import keyframes_to_check, scene_cuts, shot_ids
 from .groups import Span, adaptive_spans, equal_boundaries, spans_from_times
 from .layout import canvas_tokens, full_frame_tokens, paste_blocks
@@ -67,8 +67,7 @@ def plan_groups(src: Source, adaptive: bool, cuts: np.ndarray) -> tuple[list[Gro
     reference = src.packets.reference[src.frames]
     for span in spans:
         window = slice(span.first, span.stop)
-        local = pick_candidates(e_frame[window], opts.candidates_for)
-        local = prefer_references(local, reference[window], e_frame[window])
+        local = pick_reference_candidates(e_frame[window], opts.candidates_for, reference[window])
         plans.append(GroupPlan(span, src.frames[span.first + local]))
     return plans, fallback
 

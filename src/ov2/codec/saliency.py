@@ -78,5 +78,6 @@ def block_scores(saliency: np.ndarray, border: np.ndarray, block: int) -> np.nda
 
 
 def frame_is_bad(luma: np.ndarray) -> bool:
-    """Black or flat frames make useless anchors."""
-    return float(luma.mean()) < 10.0 or float(luma.std()) < 2.0
+    """Black or flat frames make useless anchors (judged on every 4th pixel of every 4th row: as good, 16x cheaper)."""
+    sample = luma[::4, ::4].astype(np.float32)
+    return float(sample.mean()) < 10.0 or float(sample.std()) < 2.0

@@ -114,14 +114,16 @@ def _fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(rgb), (width, height), interpolation=cv2.INTER_AREA)
 
 
-def _read_frames(path: Path, first: int, stop: int) -> list[np.ndarray]:
-    out = []
+def _read_fitted(path: Path, wanted: set[int], width: int, height: int) -> dict[int, np.ndarray]:
+    """Frames ``wanted`` (decode-order indices) of ``path``, fitted to width x height; one decode pass."""
+    out: dict[int, np.ndarray] = {}
+    last = max(wanted)
     with av.open(str(path)) as c:
         for i, frame in enumerate(c.decode(video=0)):
-            if i >= stop:
+            if i in wanted:
+                out[i] = _fit(frame.to_ndarray(format="rgb24"), width, height)
+            if i >= last:
                 break
-            if i >= first:
-                out.append(frame.to_ndarray(format="rgb24"))
     return out
 
 
@@ -142,17 +144,21 @@ def join_shots(
     editor would write). Cut times are the first frame time of each shot.
     """
     opts = {"preset": "veryfast"} if options is None else dict(options)
+    wanted: dict[Path, set[int]] = {}
+    for seg in segments:
+        wanted.setdefault(Path(seg.path), set()).update(range(seg.first, seg.stop))
+    frames = {src: _read_fitted(src, idx, width, height) for src, idx in wanted.items()}
     cuts: list[float] = []
     n = 0
     with VideoWriter(path, width, height, fps=fps, encoder=encoder, options=opts) as out:
         for k, seg in enumerate(segments):
-            frames = _read_frames(Path(seg.path), seg.first, seg.stop)
-            if not frames:
+            shot = [frames[Path(seg.path)][i] for i in range(seg.first, seg.stop) if i in frames[Path(seg.path)]]
+            if not shot:
                 raise ValueError(f"{seg.path}: no frames in [{seg.first}, {seg.stop})")
             if k:
                 cuts.append(n / fps)
-            for rgb in frames:
-                out.write(_fit(rgb, width, height))
+            for rgb in shot:
+                out.write(rgb)
                 n += 1
     return ShotClip(Path(path), cuts, float(fps), n, width, height)
 

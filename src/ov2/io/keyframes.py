@@ -60,8 +60,8 @@ def keyframe_thumbnails(
                     out[index] = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
                 if index >= last:
                     break
-        except av.error.FFmpegError:
-            pass  # damaged data: keep what was decoded
+        except (av.error.FFmpegError, ValueError):
+            pass  # damaged data or an odd format: keep what was decoded (cuts are then found by GOP structure)
         finally:
             finish_decoding(decoded, stream)
     return out
