@@ -130,14 +130,22 @@ def test_profile_bins_and_smooths():
     assert prof.energy[0] == 0  # edge bins average over the bins that exist
 
 
-def test_residual_reference_is_the_nearest_earlier_non_b_frame():
+def test_residual_reference_is_the_nearest_earlier_reference_picture():
     from ov2.codec.scoring import reference_frames
 
-    # presentation order I B B P B B P: B-frames are the reordered ones
-    reordered = np.array([False, True, True, False, True, True, False])
-    refs = reference_frames([0, 1, 2, 3, 5, 6], reordered)
-    assert refs == {0: -1, 1: 0, 2: 0, 3: 0, 5: 3, 6: 3}
-    assert reference_frames([4], np.zeros(7, bool)) == {4: 3}  # no B-frames: the previous frame
+    # presentation order I b B b P b B b P: reordered B-frames; the middle B of each pyramid is a reference
+    reordered = np.array([0, 1, 1, 1, 0, 1, 1, 1, 0], bool)
+    marked = np.array([1, 0, 1, 0, 1, 0, 1, 0, 1], np.int8)
+    t = PacketTable(pts=np.arange(9) * 0.04, size=np.full(9, 100, np.int64), key=np.eye(1, 9, 0, bool)[0],
+                    reordered=reordered, marked_reference=marked)
+    refs = reference_frames([0, 1, 2, 3, 4, 8], t)
+    assert {c: r for c, (r, _) in refs.items()} == {0: -1, 1: 0, 2: 0, 3: 2, 4: 2, 8: 6}
+    # a P-frame's vectors span 4 frames (to the previous P); predicting from the B 2 frames back halves them
+    assert refs[4][1] == pytest.approx(0.5) and refs[8][1] == pytest.approx(0.5)
+    assert refs[1][1] == refs[2][1] == refs[3][1] == 1.0  # B-frames point to the nearest earlier reference
+    # unknown reference marks: only non-reordered frames are known references (the previous rule)
+    plain = PacketTable(pts=t.pts, size=t.size, key=t.key, reordered=reordered)
+    assert {c: r for c, (r, _) in reference_frames([3, 4, 5], plain).items()} == {3: 0, 4: 0, 5: 4}
 
 
 def test_no_group_left_shorter_than_min_span_at_the_end():
@@ -221,18 +229,3 @@ def test_candidates_follow_the_budget():
     assert TokenizeOptions(canvases=128).candidates_for == 32  # never below the spec's 32
     assert TokenizeOptions(canvases=8, candidates_per_group=20).candidates_for == 20
     assert TokenizeOptions(canvases=8, candidates_total=64).candidates_for == 32
-
-
-def test_candidates_are_drawn_among_reference_pictures_when_there_are_enough():
-    from ov2.codec.candidates import pick_reference_candidates
-
-    ref = np.zeros(40, bool)
-    ref[::2] = True  # every 2nd frame is a reference picture (an x264 B-pyramid)
-    flat = pick_reference_candidates(np.ones(40), 5, ref)
-    assert ref[flat].all() and np.allclose(np.diff(flat), 8)  # still evenly spread
-    burst = np.zeros(40)
-    burst[21:29] = 5.0  # odd frames' energy goes to their neighbours
-    got = pick_reference_candidates(burst, 4, ref)
-    assert ref[got].all() and got.min() >= 20 and got.max() <= 30
-    # more candidates than reference pictures: every frame can be drawn
-    assert len(pick_reference_candidates(np.ones(40), 30, ref)) == 30

@@ -53,27 +53,6 @@ def pick_candidates(energy: np.ndarray, count: int) -> np.ndarray:
     return np.array(sorted(chosen), dtype=np.int64)
 
 
-def pick_reference_candidates(energy: np.ndarray, count: int, reference: np.ndarray) -> np.ndarray:
-    """Like :func:`pick_candidates`, drawing among reference pictures when there are enough of them.
-
-    A decoder skips non-reference pictures nobody needs for almost nothing, so
-    candidates that are reference pictures (decoded anyway) save decoding.
-    Each frame's energy goes to its nearest reference picture and the
-    systematic draw runs over those: candidates stay evenly spread in
-    proportion to energy, on a grid of reference pictures (every 2nd frame
-    with an x264 B-pyramid). With fewer reference pictures than ``count``,
-    every frame can be drawn.
-    """
-    ref = np.flatnonzero(reference)
-    if len(ref) < max(count, 2) or len(ref) == len(energy):
-        return pick_candidates(energy, count)
-    frames = np.arange(len(energy))
-    pos = np.clip(np.searchsorted(ref, frames), 1, len(ref) - 1)
-    nearest = np.where(frames - ref[pos - 1] <= ref[pos] - frames, pos - 1, pos)
-    folded = np.bincount(nearest, weights=np.maximum(energy, 0.0), minlength=len(ref))
-    return ref[pick_candidates(folded, count)]
-
-
 def _offsets(n: int):
     yield 0
     for d in range(1, n):

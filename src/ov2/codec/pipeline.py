@@ -19,7 +19,7 @@ from ..io.frames import FrameConverter
 from ..source import Source, with_progress
 from ..visual_input import Group, Tokens
 from ..io.keyframes import keyframe_thumbnails
-from .candidates import pick_reference_candidates, smooth_frame_energy
+from .candidates import pick_candidates, smooth_frame_energy
 from .cuts import keyframes_to_check, scene_cuts, shot_ids
 from .groups import Span, adaptive_spans, equal_boundaries, spans_from_times
 from .layout import canvas_tokens, full_frame_tokens, paste_blocks
@@ -64,10 +64,8 @@ def plan_groups(src: Source, adaptive: bool, cuts: np.ndarray) -> tuple[list[Gro
     else:
         spans = spans_from_times(pts, e_frame, src.start, src.end, equal_boundaries(src.start, src.end, groups), groups)
     plans = []
-    reference = src.packets.reference[src.frames]
     for span in spans:
-        window = slice(span.first, span.stop)
-        local = pick_reference_candidates(e_frame[window], opts.candidates_for, reference[window])
+        local = pick_candidates(e_frame[span.first : span.stop], opts.candidates_for)
         plans.append(GroupPlan(span, src.frames[span.first + local]))
     return plans, fallback
 
@@ -88,10 +86,11 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
     ah, aw = src.analysis_size
     scorer = FrameScorer(
         FrameConverter(src.height, src.width, src.info.rotation, (ah, aw)),
-        reference_frames(candidate_group, src.packets.reordered),
+        reference_frames(candidate_group, src.packets),
         source=src.info.planned_motion_source,
         patch_size=opts.patch_size,
         rotation=src.info.rotation,
+        hold=max((len(p.candidates) for p in plans), default=0),
     )
     canvases = np.zeros((opts.canvases, src.height, src.width, 3), dtype=np.uint8)
     token_parts: list[Tokens] = []
@@ -111,10 +110,11 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
         while next_group < len(plans) and (upto < 0 or upto > src.frames[plans[next_group].span.stop - 1]):
             collect(0)
             g = next_group
-            canv, toks, grp = _assemble(src, g, plans[g], cuts, scorer.convert)
-            canvases[g * opts.images_per_group : (g + 1) * opts.images_per_group] = canv
+            out = canvases[g * opts.images_per_group : (g + 1) * opts.images_per_group]
+            toks, grp = _assemble(src, g, plans[g], cuts, scorer.convert, out)
             token_parts.append(toks)
             groups.append(grp)
+            scorer.release(plans[g].decoded)
             plans[g].decoded.clear()
             next_group += 1
 
@@ -137,9 +137,9 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
     return canvases, Tokens.concat(token_parts), groups, facts
 
 
-def _assemble(src: Source, g: int, plan: GroupPlan, cuts: np.ndarray,
-              convert: FrameConverter) -> tuple[np.ndarray, Tokens, Group]:
-    """I-canvas + P-canvases of one group.
+def _assemble(src: Source, g: int, plan: GroupPlan, cuts: np.ndarray, convert: FrameConverter,
+              out: np.ndarray) -> tuple[Tokens, Group]:
+    """I-canvas + P-canvases of one group, drawn into ``out`` (its ``images_per_group`` canvases, zeroed).
 
     The anchor is the first good candidate (the paper's rule). When the
     group's candidates span a scene cut (ours), the anchor is the first good
@@ -151,14 +151,13 @@ def _assemble(src: Source, g: int, plan: GroupPlan, cuts: np.ndarray,
     block = src.block
     cands = sorted(plan.decoded, key=lambda c: c.index)
     k = opts.images_per_group
-    out = np.zeros((k, src.height, src.width, 3), dtype=np.uint8)
     parts: list[Tokens] = []
     base = g * k
     if not cands:  # nothing decodable in this span (damaged stream): all padding
         for j in range(k):
             parts.append(canvas_tokens(base + j, grid, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), g,
                                        "I" if j == 0 else "P"))
-        return out, Tokens.concat(parts), Group(g, plan.span.start, plan.span.end, list(range(base, base + k)))
+        return Tokens.concat(parts), Group(g, plan.span.start, plan.span.end, list(range(base, base + k)))
     shots = shot_ids(np.array([c.index for c in cands]), cuts)
     anchor_pos = _first_good(cands, range(len(cands)))
     if shots[0] != shots[-1]:
@@ -171,19 +170,23 @@ def _assemble(src: Source, g: int, plan: GroupPlan, cuts: np.ndarray,
     parts.append(full_frame_tokens(base, grid, anchor.index, anchor.pts, g, "I"))
     rest = [c for n, c in enumerate(cands) if n != anchor_pos]
     picks = _pack(src, rest)
-    used = {p.frame for canvas in picks for p in canvas}
-    rgb = {t: convert.rgb_of(rest[t].yuv) for t in sorted(used)}  # only frames that give blocks
+    # RGB only for frames that give blocks, one frame at a time
+    placements: dict[int, list[tuple[int, int, int, int]]] = {}
+    for j, canvas_picks in enumerate(picks, start=1):
+        for slot, p in enumerate(canvas_picks):
+            placements.setdefault(p.frame, []).append((j, slot, p.row, p.col))
+    for t, spots in placements.items():
+        paste_blocks(out, spots, convert.rgb_of(rest[t].yuv), block)
     for j, canvas_picks in enumerate(picks, start=1):
         f = np.array([p.frame for p in canvas_picks], dtype=np.int64)
         r = np.array([p.row for p in canvas_picks], dtype=np.int64)
         c = np.array([p.col for p in canvas_picks], dtype=np.int64)
-        out[j] = paste_blocks(rgb, f, r, c, out[j].shape, block)
         idx = np.array([rest[t].index for t in f], dtype=np.int64)
         pts = np.array([rest[t].pts for t in f], dtype=np.float64)
         parts.append(canvas_tokens(base + j, grid, idx, pts, r, c, g, "P"))
     group = Group(g, plan.span.start, plan.span.end, list(range(base, base + k)), anchor_frame=anchor.index,
                   candidate_frames=[int(c.index) for c in cands], energy=plan.span.energy)
-    return out, Tokens.concat(parts), group
+    return Tokens.concat(parts), group
 
 
 def _first_good(cands: list[Candidate], positions) -> int:
