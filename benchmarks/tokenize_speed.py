@@ -98,14 +98,25 @@ def seconds(fn) -> float:
     return time.perf_counter() - t0
 
 
+PEAK_RSS = """
+import sys, time, resource
+import ov2
+t = time.perf_counter()
+ov2.tokenize(sys.argv[1], backend="codec", canvases=int(sys.argv[2]))
+secs = time.perf_counter() - t
+try:  # the new process's own high-water mark (ru_maxrss also counts the parent's memory at fork)
+    with open("/proc/self/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(secs, kb)
+"""
+
+
 def peak_rss_mb(path: Path, canvases: int) -> tuple[float, float]:
     """(peak RSS in MB, seconds) of a fresh Python process tokenizing ``path``."""
-    code = (
-        "import ov2, resource, time; t = time.perf_counter(); "
-        f"ov2.tokenize(r'{path}', backend='codec', canvases={canvases}); "
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path), str(canvases)], check=True,
+                         capture_output=True, text=True)
     secs, rss_kb = out.stdout.strip().splitlines()[-1].split()
     return float(rss_kb) / 1024.0, float(secs)
 

@@ -174,21 +174,25 @@ def test_regular_gop_is_the_repeated_longest_keyframe_interval():
 
 
 def test_scene_cuts_early_keyframes_and_keyframes_that_look_different():
-    from ov2.codec.cuts import scene_cuts
+    from ov2.codec.cuts import keyframes_to_check, scene_cuts
 
     grey, red = np.full((36, 64, 3), 128, np.uint8), np.zeros((36, 64, 3), np.uint8)
     red[..., 0] = 200
-    t = _keyed_table(1000, [0, 250, 500, 610, 860])
-    frames = np.arange(1000)
-    # same look everywhere: only the keyframe that came early (610) is a cut
-    same = {k: grey for k in (0, 250, 500, 610, 860)}
-    assert scene_cuts(t, frames, same).tolist() == [610]
-    # the periodic keyframe at 250 shows another scene: a cut found by content
-    other = {**same, 250: red}
-    assert scene_cuts(t, frames, other).tolist() == [250, 500, 610]  # 500 differs from 250 again
+    t = _keyed_table(300, [0, 50, 100, 122, 172])  # a 2 s GOP (25 fps); 122 came early
+    frames = np.arange(300)
+    assert keyframes_to_check(t, frames).tolist() == [0, 50, 100, 122, 172]
+    # same look everywhere: only the keyframe that came early is a cut
+    same = {k: grey for k in (0, 50, 100, 122, 172)}
+    assert scene_cuts(t, frames, same).tolist() == [122]
+    # the periodic keyframe at 50 shows another scene: a cut found by content (100 differs from 50 again)
+    assert scene_cuts(t, frames, {**same, 50: red}).tolist() == [50, 100, 122]
     # without thumbnails the GOP structure alone decides; a window starting at a cut does not count it
-    assert scene_cuts(t, frames, {}).tolist() == [610]
-    assert scene_cuts(t, np.arange(610, 1000), {}).tolist() == []
+    assert scene_cuts(t, frames, {}).tolist() == [122]
+    assert scene_cuts(t, np.arange(122, 300), {}).tolist() == []
+    # a long regular GOP (10 s): periodic keyframes are refreshes, nothing is decoded to check them
+    long = _keyed_table(1000, [0, 250, 500, 610, 860])
+    assert keyframes_to_check(long, np.arange(1000)).tolist() == []
+    assert scene_cuts(long, np.arange(1000), {0: grey, 250: red, 500: grey}).tolist() == [610]
     # intra-only streams have no cuts to find
     assert scene_cuts(_keyed_table(50, np.arange(50)), np.arange(50), {}).tolist() == []
 

@@ -115,3 +115,16 @@ def test_vectorised_motion_painting_matches_painting_vector_by_vector(bikes):
             assert np.allclose(fast, slow, atol=1e-5) and np.abs(fast).max() > 0
             checked += 1
     assert checked >= 3
+
+
+def test_slices_per_picture_choose_the_decoder_threading(tmp_path):
+    from ov2.io.decode import thread_type_for
+
+    # PyAV's default encoder threading makes x264 cut pictures into slices; x264's own frame threading does not
+    sliced = make_bursts_clip(tmp_path / "sliced.mp4", duration=2.0, width=256, height=144,
+                              options={"x264-params": "slices=4"})
+    whole = make_bursts_clip(tmp_path / "whole.mp4", duration=2.0, width=256, height=144,
+                             options={"x264-params": "sliced-threads=0"})
+    a, b = read_packets(sliced.path), read_packets(whole.path)
+    assert np.median(a.slices) >= 2 and a.sliced and thread_type_for(a) == "SLICE"
+    assert np.median(b.slices) == 1 and not b.sliced and thread_type_for(b) == "AUTO"  # frame threads

@@ -32,6 +32,7 @@ from ..io.packets import PacketTable
 HIST_BINS = 4
 CUT_DISTANCE = 0.4  # histogram L1 distance above which two keyframes show different shots
 MIN_GOP = 8  # keyframes closer than this (near intra-only streams) are not treated as cuts
+TRUSTED_GOP_S = 6.0  # a regular GOP longer than this is periodic refresh: its keyframes need no content check
 
 
 def regular_gop(key_index: np.ndarray) -> int | None:
@@ -55,12 +56,24 @@ def thumbnail_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(histogram(a) - histogram(b)).sum())
 
 
+def trusted_gop(packets: PacketTable, keys: np.ndarray) -> int | None:
+    """The regular GOP length when it is long enough to be taken as periodic without looking."""
+    gop = regular_gop(keys)
+    return gop if gop is not None and gop * packets.frame_duration > TRUSTED_GOP_S else None
+
+
 def keyframes_to_check(packets: PacketTable, frames: np.ndarray) -> np.ndarray:
-    """Keyframes of the window (after its first frame) that may start a shot, plus the keyframe before each."""
+    """Keyframes of the window (after its first frame) that may start a shot, plus the keyframe before each.
+
+    None when the stream has a long regular GOP (x264's default 250 frames is
+    8-10 s): its periodic keyframes are refreshes (a run of shots all exactly
+    that long is implausible) and its early ones are cuts by the GOP rule, so
+    no keyframe needs decoding.
+    """
     keys = np.flatnonzero(packets.key)
     inside = keys[(keys > frames[0]) & (keys <= frames[-1])]
-    if len(inside) == 0:
-        return inside
+    if len(inside) == 0 or trusted_gop(packets, keys) is not None:
+        return inside[:0]
     pos = np.searchsorted(keys, inside)
     before = keys[np.maximum(pos - 1, 0)]
     return np.unique(np.concatenate([inside, before]))
@@ -77,6 +90,8 @@ def scene_cuts(packets: PacketTable, frames: np.ndarray, thumbs: dict[int, np.nd
     if len(keys) < 2 or len(keys) == packets.frame_count:
         return np.zeros(0, dtype=np.int64)
     gop = regular_gop(keys)
+    if trusted_gop(packets, keys) is not None:
+        thumbs = {}  # periodic keyframes of a long regular GOP are refreshes, not cuts
     cuts = []
     for n in range(1, len(keys)):
         k, prev = int(keys[n]), int(keys[n - 1])

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from .container import open_video
-from .decode import finish_decoding
+from .decode import finish_decoding, thread_type_for
 from .packets import PacketTable
 
 THUMB_SIZE = (64, 36)  # width, height: enough for a colour histogram, cheap to make
@@ -47,7 +47,7 @@ def keyframe_thumbnails(
                 container.seek(0, stream=stream)
         # thumbnails need no deblocking; frame threads decode several keyframes at once
         stream.codec_context.options = {"skip_loop_filter": "all"}
-        stream.thread_type = "AUTO"
+        stream.thread_type = thread_type_for(packets)
         stream.codec_context.skip_frame = "NONKEY"
         decoded = container.decode(stream)
         try:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import EmptyVideoError, VideoFormatError
 from .container import open_video
-from .nal import is_reference, length_size
+from .nal import length_size, picture_info
 
 
 @dataclass
@@ -30,6 +30,15 @@ class PacketTable:
     truncated: bool = False  # demuxing stopped early on damaged data
     marked_reference: np.ndarray | None = None  # int8 per frame from NAL headers: 1 ref, 0 not, -1 unknown
     decode_order: np.ndarray | None = None  # int64: position of each frame's packet in decode order
+    slices: np.ndarray | None = None  # int16 per frame: slice NAL units in its packet (0 = unknown)
+
+    @property
+    def sliced(self) -> bool:
+        """Pictures are split into several slices (then slice threading decodes one picture on many cores)."""
+        if self.slices is None:
+            return False
+        known = self.slices[self.slices > 0]
+        return bool(len(known)) and float(np.median(known)) >= 2
 
     @property
     def reference(self) -> np.ndarray:
@@ -94,6 +103,7 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
     size: list[int] = []
     key: list[bool] = []
     marked: list[int] = []
+    slices: list[int] = []
     codec = stream.codec_context.name
     prefix = length_size(codec, bytes(stream.codec_context.extradata or b""))
     truncated = False
@@ -107,8 +117,9 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
             pts.append(ts * tb if ts is not None else decode_index / fps)
             size.append(packet.size)
             key.append(bool(packet.is_keyframe))
-            ref = is_reference(memoryview(packet), codec, prefix)
+            ref, count = picture_info(memoryview(packet), codec, prefix)
             marked.append(-1 if ref is None else int(ref))
+            slices.append(count)
             decode_index += 1
     except av.error.FFmpegError:
         truncated = True
@@ -134,4 +145,5 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
         truncated=truncated,
         marked_reference=np.asarray(marked, dtype=np.int8)[order],
         decode_order=order.astype(np.int64),
+        slices=np.asarray(slices, dtype=np.int16)[order],
     )
