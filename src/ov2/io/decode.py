@@ -77,12 +77,13 @@ def iter_frames(
         hi = float("inf") if end is None else end
         counter = -1
         yielded = False
-        frames = _decode(container, stream, packets, needed, tb)
+        lookup = packets.tick_lookup(tb) if tb else None
+        frames = _decode(container, stream, needed, lookup)
         try:
             for frame in frames:
                 counter += 1
-                if frame.pts is not None and tb:
-                    index = packets.index_of(frame.pts * tb)
+                if frame.pts is not None and lookup:
+                    index = lookup(frame.pts)
                 else:  # no timestamps: decode order is presentation order for such streams
                     index = min(counter, packets.frame_count - 1)
                 pts = float(packets.pts[index])
@@ -119,9 +120,9 @@ def finish_decoding(frames, stream) -> None:
         pass  # already drained, or never opened
 
 
-def _decode(container, stream, packets: PacketTable, needed: set[int] | None, tb: float | None):
+def _decode(container, stream, needed: set[int] | None, lookup):
     """container.decode(stream), with per-packet skipping of unneeded non-reference frames."""
-    if needed is None or not tb:
+    if needed is None or lookup is None:
         yield from container.decode(stream)
         return
     ctx = stream.codec_context
@@ -129,5 +130,5 @@ def _decode(container, stream, packets: PacketTable, needed: set[int] | None, tb
         if packet.pts is not None:
             # skip_frame is read when the packet's own picture is decoded, so this only
             # affects that picture; reference pictures are never skipped by NONREF.
-            ctx.skip_frame = "DEFAULT" if packets.index_of(packet.pts * tb) in needed else "NONREF"
+            ctx.skip_frame = "DEFAULT" if lookup(packet.pts) in needed else "NONREF"
         yield from packet.decode()

@@ -50,11 +50,12 @@ def keyframe_thumbnails(
         stream.thread_type = thread_type_for(packets)
         stream.codec_context.skip_frame = "NONKEY"
         decoded = container.decode(stream)
+        lookup = packets.tick_lookup(tb)
         try:
             for frame in decoded:
                 if frame.pts is None:
                     continue
-                index = packets.index_of(frame.pts * tb)
+                index = lookup(frame.pts)
                 if index in wanted:
                     w, h = THUMB_SIZE
                     out[index] = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()

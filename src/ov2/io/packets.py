@@ -80,6 +80,21 @@ class PacketTable:
         """Frame indices whose pts lies in [start, end)."""
         return np.flatnonzero((self.pts >= start - 1e-9) & (self.pts < end - 1e-9))
 
+    def tick_lookup(self, time_base: float):
+        """A fast ``index_of`` for timestamps in ``time_base`` units (what demuxed packets and frames carry).
+
+        A dict from each frame's integer timestamp to its index (one lookup per
+        packet instead of a binary search); timestamps it does not hold fall
+        back to :meth:`index_of`.
+        """
+        table = {int(round(t / time_base)): i for i, t in enumerate(self.pts.tolist())}
+
+        def lookup(ticks: int) -> int:
+            i = table.get(ticks)
+            return self.index_of(ticks * time_base) if i is None else i
+
+        return lookup
+
     def index_of(self, pts_seconds: float) -> int:
         """Index of the frame whose pts is nearest to ``pts_seconds``."""
         i = int(np.searchsorted(self.pts, pts_seconds))
