@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,9 +32,12 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 
 import ov2
+from ov2.io.decode import thread_type_for
 from ov2.io.encode import VideoWriter
+from ov2.io.packets import read_packets
 from ov2.io.probe import probe
 
 
@@ -44,13 +48,20 @@ def bbb_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
 
 
-def build_clip(out: Path, seconds: float = 60.0) -> Path:
-    """Loop Big Buck Bunny through libx264 (preset veryfast: B-frames, default keyint)."""
+def build_clip(out: Path, seconds: float = 60.0, single_slice: bool = False) -> Path:
+    """Loop Big Buck Bunny through libx264 (preset veryfast: B-frames, default keyint).
+
+    PyAV's default encoder threading makes x264 cut each picture into slices
+    (one per thread); ``single_slice`` uses x264's frame threading instead (one
+    slice per picture, like the ffmpeg command line), which decoders can only
+    spread over cores with frame threads.
+    """
     if out.exists():
         return out
     with av.open(str(bbb_path())) as src:
         frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
-    with VideoWriter(out, 1280, 720, fps=25, options={"preset": "veryfast"}) as dst:
+    options = {"preset": "veryfast", **({"x264-params": "sliced-threads=0"} if single_slice else {})}
+    with VideoWriter(out, 1280, 720, fps=25, options=options) as dst:
         for i in range(int(seconds * 25)):
             dst.write(frames[i % len(frames)])
     return out
@@ -131,15 +142,20 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="interleaved measurement rounds (default 5)")
     ap.add_argument("--quick", action="store_true", help="3 rounds, no 15-minute memory check")
     ap.add_argument("--skip-long", action="store_true", help="no 15-minute memory check")
+    ap.add_argument("--single-slice", action="store_true",
+                    help="encode the clip with one slice per picture (x264 frame threading) instead of PyAV's slices")
     args = ap.parse_args()
     rounds = 3 if args.quick else args.rounds
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    clip = build_clip(work / "bbb_60s_720p.mp4")
+    name = "bbb_60s_720p_1slice.mp4" if args.single_slice else "bbb_60s_720p.mp4"
+    clip = build_clip(work / name, single_slice=args.single_slice)
     info = probe(clip)
-    print(f"clip: {clip} ({info.codec} {info.width}x{info.height}, {info.duration:.1f} s, {info.frame_count} frames;"
-          f" built in {time.perf_counter() - t0:.1f} s)")
+    packets = read_packets(clip)
+    print(f"clip: {clip} ({info.codec} {info.width}x{info.height}, {info.duration:.1f} s, {info.frame_count} frames, "
+          f"{int(np.median(packets.slices))} slice(s) per picture, ov2 decodes with thread_type="
+          f"{thread_type_for(packets)}; built in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} CPUs")
     jobs = {
         "full decode, AUTO": lambda: decode_all(clip, "AUTO"),
         "full decode, SLICE": lambda: decode_all(clip, "SLICE"),
