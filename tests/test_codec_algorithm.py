@@ -130,14 +130,22 @@ def test_profile_bins_and_smooths():
     assert prof.energy[0] == 0  # edge bins average over the bins that exist
 
 
-def test_residual_reference_is_the_nearest_earlier_non_b_frame():
+def test_residual_reference_is_the_nearest_earlier_reference_picture():
     from ov2.codec.scoring import reference_frames
 
-    # presentation order I B B P B B P: B-frames are the reordered ones
-    reordered = np.array([False, True, True, False, True, True, False])
-    refs = reference_frames([0, 1, 2, 3, 5, 6], reordered)
-    assert refs == {0: -1, 1: 0, 2: 0, 3: 0, 5: 3, 6: 3}
-    assert reference_frames([4], np.zeros(7, bool)) == {4: 3}  # no B-frames: the previous frame
+    # presentation order I b B b P b B b P: reordered B-frames; the middle B of each pyramid is a reference
+    reordered = np.array([0, 1, 1, 1, 0, 1, 1, 1, 0], bool)
+    marked = np.array([1, 0, 1, 0, 1, 0, 1, 0, 1], np.int8)
+    t = PacketTable(pts=np.arange(9) * 0.04, size=np.full(9, 100, np.int64), key=np.eye(1, 9, 0, bool)[0],
+                    reordered=reordered, marked_reference=marked)
+    refs = reference_frames([0, 1, 2, 3, 4, 8], t)
+    assert {c: r for c, (r, _) in refs.items()} == {0: -1, 1: 0, 2: 0, 3: 2, 4: 2, 8: 6}
+    # a P-frame's vectors span 4 frames (to the previous P); predicting from the B 2 frames back halves them
+    assert refs[4][1] == pytest.approx(0.5) and refs[8][1] == pytest.approx(0.5)
+    assert refs[1][1] == refs[2][1] == refs[3][1] == 1.0  # B-frames point to the nearest earlier reference
+    # unknown reference marks: only non-reordered frames are known references (the previous rule)
+    plain = PacketTable(pts=t.pts, size=t.size, key=t.key, reordered=reordered)
+    assert {c: r for c, (r, _) in reference_frames([3, 4, 5], plain).items()} == {3: 0, 4: 0, 5: 4}
 
 
 def test_no_group_left_shorter_than_min_span_at_the_end():
@@ -145,3 +153,83 @@ def test_no_group_left_shorter_than_min_span_at_the_end():
     bounds = scan_boundaries(b, groups=4, min_bins=3, max_bins=30, radius=0, band=None)
     edges = [0, *bounds, 21]
     assert min(np.diff(edges)) >= 3, edges
+
+
+# ---------------------------------------------------------------- scene cuts, budget-following candidates
+
+
+def _keyed_table(n, keys):
+    key = np.zeros(n, bool)
+    key[keys] = True
+    return PacketTable(pts=np.arange(n) * 0.04, size=np.full(n, 100, dtype=np.int64), key=key,
+                       reordered=np.zeros(n, bool))
+
+
+def test_regular_gop_is_the_repeated_longest_keyframe_interval():
+    from ov2.codec.cuts import regular_gop
+
+    assert regular_gop(np.array([0, 250, 500, 610, 860])) == 250  # 610: scene cut (early); 860: periodic again
+    assert regular_gop(np.array([0, 40, 95, 130])) is None  # no interval repeats: no GOP length known
+    assert regular_gop(np.array([0, 100])) is None
+
+
+def test_scene_cuts_early_keyframes_and_keyframes_that_look_different():
+    from ov2.codec.cuts import keyframes_to_check, scene_cuts
+
+    grey, red = np.full((36, 64, 3), 128, np.uint8), np.zeros((36, 64, 3), np.uint8)
+    red[..., 0] = 200
+    t = _keyed_table(300, [0, 50, 100, 122, 172])  # a 2 s GOP (25 fps); 122 came early
+    frames = np.arange(300)
+    assert keyframes_to_check(t, frames).tolist() == [0, 50, 100, 122, 172]
+    # same look everywhere: only the keyframe that came early is a cut
+    same = {k: grey for k in (0, 50, 100, 122, 172)}
+    assert scene_cuts(t, frames, same).tolist() == [122]
+    # the periodic keyframe at 50 shows another scene: a cut found by content (100 differs from 50 again)
+    assert scene_cuts(t, frames, {**same, 50: red}).tolist() == [50, 100, 122]
+    # without thumbnails the GOP structure alone decides; a window starting at a cut does not count it
+    assert scene_cuts(t, frames, {}).tolist() == [122]
+    assert scene_cuts(t, np.arange(122, 300), {}).tolist() == []
+    # a long regular GOP (10 s): periodic keyframes are refreshes, nothing is decoded to check them
+    long = _keyed_table(1000, [0, 250, 500, 610, 860])
+    assert keyframes_to_check(long, np.arange(1000)).tolist() == []
+    assert scene_cuts(long, np.arange(1000), {0: grey, 250: red, 500: grey}).tolist() == [610]
+    # intra-only streams have no cuts to find
+    assert scene_cuts(_keyed_table(50, np.arange(50)), np.arange(50), {}).tolist() == []
+
+
+def test_cuts_are_hard_group_boundaries_merged_only_when_shots_outnumber_groups():
+    from ov2.codec.bitcost import Profile
+    from ov2.codec.groups import adaptive_spans
+
+    pts = np.arange(400) * 0.05  # 20 s, 40 bins of 0.5 s
+    e = np.ones(400)
+    e[100:120] = 30.0  # a burst at 5-6 s
+    raw = np.bincount((pts / 0.5).astype(int), weights=e, minlength=40)
+    prof = Profile(0.0, 0.5, raw, raw)
+    spans = adaptive_spans(prof, pts, e, 0.0, 20.0, 6, 0.8, 10.0, 3, shot_cuts=[3.1, 12.4])
+    starts = [s.start for s in spans]
+    assert len(spans) == 6 and 3.1 in np.round(starts, 2) and 12.4 in np.round(starts, 2)
+    # more shots than groups: every boundary is still a cut (no group is cut inside a shot)
+    cuts = [2.0, 4.0, 6.0, 8.0, 10.0, 14.0, 17.0]
+    spans = adaptive_spans(prof, pts, e, 0.0, 20.0, 4, 0.8, 10.0, 3, shot_cuts=cuts)
+    assert len(spans) == 4 and set(np.round([s.start for s in spans[1:]], 2)) <= set(cuts)
+
+
+def test_merging_prefers_boundaries_that_are_not_cuts():
+    e = np.ones(12)
+    # all pairs tie: without cuts the first pair merges; with a cut at 3, the first pair not across it
+    assert _exact([0, 3, 6, 9, 12], e, 3) == [0, 6, 9, 12]
+    assert _exact([0, 3, 6, 9, 12], e, 3, hard={3}) == [0, 3, 9, 12]
+    assert _exact([0, 3, 6, 9, 12], e, 2, hard={3}) == [0, 3, 12]
+    assert _exact([0, 3, 6, 9, 12], e, 1, hard={3}) == [0, 12]  # fewer groups than shots: cuts merge too
+
+
+def test_candidates_follow_the_budget():
+    from ov2.options import TokenizeOptions
+
+    assert TokenizeOptions(canvases=8).candidates_for == 128  # 2 groups share 256 candidates
+    assert TokenizeOptions(canvases=16).candidates_for == 64
+    assert TokenizeOptions(canvases=32).candidates_for == 32
+    assert TokenizeOptions(canvases=128).candidates_for == 32  # never below the spec's 32
+    assert TokenizeOptions(canvases=8, candidates_per_group=20).candidates_for == 20
+    assert TokenizeOptions(canvases=8, candidates_total=64).candidates_for == 32

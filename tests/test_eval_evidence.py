@@ -165,6 +165,17 @@ def test_run_pools_caches_and_resumes(dataset: list[dict], tmp_path: Path) -> No
     assert sorted({c[0] for c in tok3.calls}) == ["b"] and len(tok3.calls) == 4
 
 
+def test_cache_is_redone_when_the_tokenizer_algorithm_changes(dataset: list[dict], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    events = {r["id"]: json.loads(r["answer"]) for r in dataset}
+    out = tmp_path / "out"
+    er.run_evidence(dataset, ["codec"], [2], out, tokenize=FakeTokenizer(events), progress=False)
+    monkeypatch.setattr(er, "ALGORITHM_VERSION", er.ALGORITHM_VERSION + 1)
+    tok = FakeTokenizer(events)
+    doc = er.run_evidence(dataset, ["codec"], [2], out, tokenize=tok, progress=False)
+    assert len(tok.calls) == 2 and doc["reused_jobs"] == 0
+
+
 def test_failures_are_reported_not_fatal(dataset: list[dict], tmp_path: Path) -> None:
     from ov2.errors import VideoFormatError
 

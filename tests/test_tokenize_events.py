@@ -85,3 +85,16 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
                             bursts=[(2, 3), (15, 16), (30, 31), (44, 45)])
     a, b = _peak_alloc(short.path), _peak_alloc(long.path)
     assert b < 1.3 * a + 2_000_000, (a, b)  # 6x longer video, about the same peak
+
+
+def test_small_budgets_give_each_group_more_candidates(bursts_clip):
+    vi = ov2.tokenize(bursts_clip.path, backend="codec", canvases=8)  # 2 groups share 256 candidates
+    spec = ov2.tokenize(bursts_clip.path, backend="codec", canvases=8, candidates_per_group=32)
+
+    def distinct(v):
+        return len(np.unique(v.tokens.frame[v.tokens.valid]))
+
+    assert all(len(g.candidate_frames) > 32 for g in vi.groups)
+    assert distinct(spec) <= 64 < distinct(vi)  # 32 candidates per group cap what a group can show
+    burst = _in_burst(bursts_clip, vi.tokens.time[vi.tokens.valid & (vi.tokens.kind == "P")])
+    assert burst.mean() > 0.8  # the extra candidates go to the bursts, not the still stretches

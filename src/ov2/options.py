@@ -11,6 +11,7 @@ from .errors import InvalidOptionError
 from .io.resize import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
 BACKENDS = ("codec", "frames", "fixed")
+MIN_CANDIDATES = 32  # the spec's candidates_per_group: the floor when the budget's share is smaller
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class TokenizeOptions:
     valley_radius: int = 3  # bins
     valley_band: tuple[float, float] | None = (0.5, 2.0)  # None = the paper's valley search as written
     # candidates, saliency, packing
-    candidates_per_group: int = 32
+    candidates_per_group: int | None = None  # None: follow the budget (see candidates_for)
+    candidates_total: int = 256  # candidate frames of the whole window when groups are few
     w_bits: float = 0.5
     rank_lambda: float = 0.35
     peak_weight: float = 0.35
@@ -50,8 +52,10 @@ class TokenizeOptions:
 
         if self.backend not in BACKENDS:
             raise InvalidOptionError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
-        for name in ("canvases", "images_per_group", "candidates_per_group", "patch_size", "max_pixels", "min_pixels"):
+        for name in ("canvases", "images_per_group", "candidates_total", "patch_size", "max_pixels", "min_pixels"):
             positive_int(name)
+        if self.candidates_per_group is not None:
+            positive_int("candidates_per_group")
         if self.backend != "frames" and self.canvases % self.images_per_group:
             raise InvalidOptionError(
                 f"canvases={self.canvases} is not a multiple of images_per_group={self.images_per_group}; "
@@ -81,6 +85,18 @@ class TokenizeOptions:
     @property
     def groups(self) -> int:
         return self.canvases // self.images_per_group
+
+    @property
+    def candidates_for(self) -> int:
+        """Candidate frames per group: ``candidates_per_group`` if set, else the budget's share.
+
+        Following the budget, ``max(MIN_CANDIDATES, ceil(candidates_total / groups))``:
+        few groups get more candidates each, so the frames scored (and the cost)
+        stay about constant while small budgets still cover short events.
+        """
+        if self.candidates_per_group is not None:
+            return self.candidates_per_group
+        return max(MIN_CANDIDATES, -(-self.candidates_total // self.groups))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (tuples as lists, so a saved and reloaded copy compares equal)."""

@@ -25,7 +25,8 @@ def tokenize(path: str | os.PathLike[str], backend: str = "codec", canvases: int
     ``images_per_group`` (4), ``start``/``end`` (seconds), ``energy``
     ("excess" | "log1p"), ``bin_seconds`` (0.5), ``min_span_factor`` (0.25),
     ``max_span_factor`` (3), ``valley_radius`` (3), ``candidates_per_group``
-    (32), ``w_bits`` (0.5), ``rank_lambda`` (0.35), ``peak_weight`` (0.35),
+    (None: follow the budget, ``max(32, candidates_total / groups)``),
+    ``candidates_total`` (256), ``w_bits`` (0.5), ``rank_lambda`` (0.35), ``peak_weight`` (0.35),
     ``attenuation`` ("sqrt" | "linear"), ``threads`` (0 = auto),
     ``progress`` (False). Raises :class:`ov2.VideoError` subclasses on bad
     input or options.

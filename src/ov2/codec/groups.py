@@ -34,10 +34,18 @@ class Span:
 
 
 def scan_boundaries(
-    b: np.ndarray, groups: int, min_bins: int, max_bins: int, radius: int, band: tuple[float, float] | None = (0.5, 2.0)
+    b: np.ndarray,
+    groups: int,
+    min_bins: int,
+    max_bins: int,
+    radius: int,
+    band: tuple[float, float] | None = (0.5, 2.0),
+    theta: float | None = None,
 ) -> list[int]:
     """Bin indices where new groups start (excluding 0), by the paper's quota scan.
 
+    ``theta`` is the quota (default ``sum(b) / groups``; a shot scanned on its
+    own passes the whole window's quota).
     ``band`` (ours; None = the paper's rule as written): when the quota fired
     the trigger, the valley search only considers boundaries where the group
     holds between band[0] and band[1] times the quota. Without it, in a burst
@@ -49,7 +57,7 @@ def scan_boundaries(
     total = float(b.sum())
     if total <= 0:
         return []
-    theta = total / groups
+    theta = total / groups if theta is None else theta
     min_bins = max(1, min_bins)
     max_bins = max(min_bins, max_bins)
     bounds: list[int] = []
@@ -84,17 +92,28 @@ def equal_boundaries(start: float, end: float, groups: int) -> list[float]:
 
 
 def spans_from_times(
-    pts: np.ndarray, frame_energy: np.ndarray, start: float, end: float, cuts: list[float], groups: int
+    pts: np.ndarray,
+    frame_energy: np.ndarray,
+    start: float,
+    end: float,
+    cuts: list[float],
+    groups: int,
+    hard: list[float] = (),
 ) -> list[Span]:
     """Snap boundary times to frames and return exactly ``groups`` spans.
 
     ``pts`` are the window's frame times (ascending), ``frame_energy`` their
-    energies. Requires ``len(pts) >= groups``.
+    energies. Boundaries in ``hard`` (scene cuts) are merged away only when
+    there are more of them than groups allow. Requires ``len(pts) >= groups``.
     """
     n = len(pts)
-    firsts = sorted({int(np.searchsorted(pts, c - 1e-9)) for c in cuts} - {0, n})
-    edges = [0, *[f for f in firsts if 0 < f < n], n]
-    edges = _exact(edges, frame_energy, groups)
+
+    def first_frames(times) -> set[int]:
+        return {int(np.searchsorted(pts, c - 1e-9)) for c in times} - {0, n}
+
+    hard_edges = first_frames(hard)
+    edges = [0, *sorted(first_frames(cuts) | hard_edges), n]
+    edges = _exact(edges, frame_energy, groups, hard_edges)
     spans = []
     for g in range(groups):
         a, z = edges[g], edges[g + 1]
@@ -104,8 +123,12 @@ def spans_from_times(
     return spans
 
 
-def _exact(edges: list[int], e: np.ndarray, groups: int) -> list[int]:
-    """Merge or split frame ranges until there are exactly ``groups``."""
+def _exact(edges: list[int], e: np.ndarray, groups: int, hard: set[int] = frozenset()) -> list[int]:
+    """Merge or split frame ranges until there are exactly ``groups``.
+
+    Merging takes the adjacent pair of lowest combined energy, first among
+    pairs not separated by a ``hard`` edge (a scene cut), then among all.
+    """
     edges = list(edges)
     cum = np.concatenate([[0.0], np.cumsum(e)])
 
@@ -113,8 +136,9 @@ def _exact(edges: list[int], e: np.ndarray, groups: int) -> list[int]:
         return float(cum[edges[i + 1]] - cum[edges[i]])
 
     while len(edges) - 1 > groups:
-        pair = [energy(i) + energy(i + 1) for i in range(len(edges) - 2)]
-        i = int(np.argmin(pair))
+        pair = np.array([energy(i) + energy(i + 1) for i in range(len(edges) - 2)])
+        across = np.array([edges[i + 1] in hard for i in range(len(edges) - 2)])
+        i = int(np.lexsort((pair, across))[0])
         del edges[i + 1]
     while len(edges) - 1 < groups:
         sizes = np.diff(edges)
@@ -146,11 +170,29 @@ def adaptive_spans(
     max_span: float,
     radius: int,
     band: tuple[float, float] | None = (0.5, 2.0),
+    shot_cuts: list[float] = (),
 ) -> list[Span]:
-    """The codec backend's partition: quota scan on the profile, then exactly ``groups`` frame spans."""
+    """The codec backend's partition: quota scan on the profile, then exactly ``groups`` frame spans.
+
+    ``shot_cuts`` (scene-cut times, ours) are hard boundaries: the scan runs
+    on each shot separately with the whole window's quota, so a group never
+    straddles a cut unless there are more shots than groups (then the
+    lowest-energy neighbours across a cut are merged).
+    """
     d = profile.bin_seconds
-    bounds = scan_boundaries(profile.energy, groups, int(round(min_span / d)), int(round(max_span / d)), radius, band)
-    cuts = [profile.t0 + k * d for k in bounds]
-    if not bounds:  # no P/B energy: equal spans
-        cuts = equal_boundaries(start, end, groups)
-    return spans_from_times(pts, frame_energy, start, end, cuts, groups)
+    b = profile.energy
+    min_bins, max_bins = int(round(min_span / d)), int(round(max_span / d))
+    theta = float(b.sum()) / groups
+    # shot segments in bins: a cut starts a new segment at its nearest bin edge
+    edges = sorted({0, profile.n_bins, *(int(round((c - profile.t0) / d)) for c in shot_cuts)})
+    edges = [k for k in edges if 0 <= k <= profile.n_bins]
+    bounds: list[float] = []
+    for a, z in zip(edges, edges[1:]):
+        if z > a:
+            bounds += [profile.t0 + (a + k) * d for k in scan_boundaries(b[a:z], groups, min_bins, max_bins, radius,
+                                                                       band, theta)]
+    # a scan boundary within half a bin of a cut is that cut
+    bounds = [t for t in bounds if all(abs(t - c) > d / 2 for c in shot_cuts)]
+    if theta <= 0:  # no P/B energy: equal spans
+        bounds = equal_boundaries(start, end, groups)
+    return spans_from_times(pts, frame_energy, start, end, bounds, groups, hard=list(shot_cuts))

@@ -65,13 +65,13 @@ def full_frame_tokens(canvas: int, grid: tuple[int, int], frame: int, time: floa
                          slot // bw, slot % bw, group, kind)
 
 
-def paste_blocks(sources: list[np.ndarray], picks_frame: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                 shape: tuple[int, int, int], block: int) -> np.ndarray:
-    """A canvas (uint8 H x W x 3) with the picked source blocks laid out block-raster."""
-    h, w, _ = shape
-    canvas = np.zeros(shape, dtype=np.uint8)
-    bw = w // block
-    for slot, (t, r, c) in enumerate(zip(picks_frame, rows, cols)):
+def paste_blocks(canvases: np.ndarray, spots: list[tuple[int, int, int, int]], source: np.ndarray,
+                 block: int) -> None:
+    """Copy blocks of one source frame onto canvases: each spot is (canvas, slot, source block row, col).
+
+    Slots fill a canvas block-raster; ``canvases`` is uint8 [C, H, W, 3].
+    """
+    bw = canvases.shape[2] // block
+    for j, slot, r, c in spots:
         y, x = (slot // bw) * block, (slot % bw) * block
-        canvas[y : y + block, x : x + block] = sources[t][r * block : (r + 1) * block, c * block : (c + 1) * block]
-    return canvas
+        canvases[j, y : y + block, x : x + block] = source[r * block : (r + 1) * block, c * block : (c + 1) * block]

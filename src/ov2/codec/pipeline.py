@@ -18,7 +18,9 @@ from ..io.decode import iter_frames
 from ..io.frames import FrameConverter
 from ..source import Source, with_progress
 from ..visual_input import Group, Tokens
+from ..io.keyframes import keyframe_thumbnails
 from .candidates import pick_candidates, smooth_frame_energy
+from .cuts import keyframes_to_check, scene_cuts, shot_ids
 from .groups import Span, adaptive_spans, equal_boundaries, spans_from_times
 from .layout import canvas_tokens, full_frame_tokens, paste_blocks
 from .packing import pack_group
@@ -34,8 +36,19 @@ class GroupPlan:
     decoded: list[Candidate] = field(default_factory=list)
 
 
-def plan_groups(src: Source, adaptive: bool) -> tuple[list[GroupPlan], list[str]]:
-    """Partition the window into exactly G spans and choose each span's candidate frames."""
+def detect_cuts(src: Source) -> np.ndarray:
+    """Scene-cut frame indices of the window (keyframes that start a new shot)."""
+    check = keyframes_to_check(src.packets, src.frames)
+    thumbs = keyframe_thumbnails(src.path, src.packets, check) if len(check) else {}
+    return scene_cuts(src.packets, src.frames, thumbs)
+
+
+def plan_groups(src: Source, adaptive: bool, cuts: np.ndarray) -> tuple[list[GroupPlan], list[str]]:
+    """Partition the window into exactly G spans and choose each span's candidate frames.
+
+    ``cuts`` (scene-cut frame indices) are hard group boundaries for the
+    adaptive partition; the fixed backend keeps its equal spans.
+    """
     opts, fallback = src.opts, []
     pts = src.packets.pts[src.frames]
     e_frame = smooth_frame_energy(src.energy, src.packets.key)[src.frames]
@@ -47,12 +60,12 @@ def plan_groups(src: Source, adaptive: bool) -> tuple[list[GroupPlan], list[str]
         min_span = max(opts.min_span_factor * mean_span, opts.bin_seconds)
         max_span = max(opts.max_span_factor * mean_span, opts.bin_seconds)
         spans = adaptive_spans(src.profile, pts, e_frame, src.start, src.end, groups, min_span, max_span,
-                               opts.valley_radius, opts.valley_band)
+                               opts.valley_radius, opts.valley_band, [float(src.packets.pts[c]) for c in cuts])
     else:
         spans = spans_from_times(pts, e_frame, src.start, src.end, equal_boundaries(src.start, src.end, groups), groups)
     plans = []
     for span in spans:
-        local = pick_candidates(e_frame[span.first : span.stop], opts.candidates_per_group)
+        local = pick_candidates(e_frame[span.first : span.stop], opts.candidates_for)
         plans.append(GroupPlan(span, src.frames[span.first + local]))
     return plans, fallback
 
@@ -65,16 +78,19 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
     scoring overlaps decoding). At most ``MAX_IN_FLIGHT`` frames wait for it.
     """
     opts = src.opts
+    with src.timed("cuts"):
+        cuts = detect_cuts(src)
     with src.timed("plan"):
-        plans, fallback = plan_groups(src, adaptive)
+        plans, fallback = plan_groups(src, adaptive, cuts)
     candidate_group = {int(i): g for g, p in enumerate(plans) for i in p.candidates}
     ah, aw = src.analysis_size
     scorer = FrameScorer(
         FrameConverter(src.height, src.width, src.info.rotation, (ah, aw)),
-        reference_frames(candidate_group, src.packets.reordered),
+        reference_frames(candidate_group, src.packets),
         source=src.info.planned_motion_source,
         patch_size=opts.patch_size,
         rotation=src.info.rotation,
+        hold=max((len(p.candidates) for p in plans), default=0),
     )
     canvases = np.zeros((opts.canvases, src.height, src.width, 3), dtype=np.uint8)
     token_parts: list[Tokens] = []
@@ -94,10 +110,11 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
         while next_group < len(plans) and (upto < 0 or upto > src.frames[plans[next_group].span.stop - 1]):
             collect(0)
             g = next_group
-            canv, toks, grp = _assemble(src, g, plans[g])
-            canvases[g * opts.images_per_group : (g + 1) * opts.images_per_group] = canv
+            out = canvases[g * opts.images_per_group : (g + 1) * opts.images_per_group]
+            toks, grp = _assemble(src, g, plans[g], cuts, scorer.convert, out)
             token_parts.append(toks)
             groups.append(grp)
+            scorer.release(plans[g].decoded)
             plans[g].decoded.clear()
             next_group += 1
 
@@ -115,44 +132,76 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
         finally:
             for f in pending:
                 f.cancel()
-    facts = {"motion_source": scorer.motion_source, "motion_frames": scorer.stats, "fallback": fallback}
+    facts = {"motion_source": scorer.motion_source, "motion_frames": scorer.stats, "fallback": fallback,
+             "scene_cuts": [round(float(src.packets.pts[c]), 6) for c in cuts]}
     return canvases, Tokens.concat(token_parts), groups, facts
 
 
-def _assemble(src: Source, g: int, plan: GroupPlan) -> tuple[np.ndarray, Tokens, Group]:
-    """I-canvas + P-canvases of one group."""
+def _assemble(src: Source, g: int, plan: GroupPlan, cuts: np.ndarray, convert: FrameConverter,
+              out: np.ndarray) -> tuple[Tokens, Group]:
+    """I-canvas + P-canvases of one group, drawn into ``out`` (its ``images_per_group`` canvases, zeroed).
+
+    The anchor is the first good candidate (the paper's rule). When the
+    group's candidates span a scene cut (ours), the anchor is the first good
+    candidate of the shot that holds most of the blocks the P-canvases select,
+    so the I-canvas shows the scene most of its group's blocks come from.
+    """
     opts = src.opts
     grid = src.grid_blocks
     block = src.block
     cands = sorted(plan.decoded, key=lambda c: c.index)
     k = opts.images_per_group
-    out = np.zeros((k, src.height, src.width, 3), dtype=np.uint8)
     parts: list[Tokens] = []
     base = g * k
     if not cands:  # nothing decodable in this span (damaged stream): all padding
         for j in range(k):
             parts.append(canvas_tokens(base + j, grid, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), g,
                                        "I" if j == 0 else "P"))
-        return out, Tokens.concat(parts), Group(g, plan.span.start, plan.span.end, list(range(base, base + k)))
-    anchor_pos = next((n for n, c in enumerate(cands) if not c.bad), 0)
+        return Tokens.concat(parts), Group(g, plan.span.start, plan.span.end, list(range(base, base + k)))
+    shots = shot_ids(np.array([c.index for c in cands]), cuts)
+    anchor_pos = _first_good(cands, range(len(cands)))
+    if shots[0] != shots[-1]:
+        picks = _pack(src, cands)
+        held = np.bincount([shots[p.frame] for canvas in picks for p in canvas], minlength=int(shots.max()) + 1)
+        if held.any():
+            anchor_pos = _first_good(cands, np.flatnonzero(shots == int(np.argmax(held))))
     anchor = cands[anchor_pos]
-    out[0] = anchor.rgb
+    out[0] = convert.rgb_of(anchor.yuv)
     parts.append(full_frame_tokens(base, grid, anchor.index, anchor.pts, g, "I"))
     rest = [c for n, c in enumerate(cands) if n != anchor_pos]
-    sizes = np.log1p(src.packets.size[[c.index for c in rest]].astype(np.float64)) if rest else np.zeros(0)
-    span = sizes.max() - sizes.min() if len(sizes) else 0.0
-    prior = (sizes - sizes.min()) / span if span > 0 else np.zeros(len(rest))
-    scores = [c.scores * (1.0 + opts.w_bits * p) for c, p in zip(rest, prior)]
-    picks = pack_group(scores, k - 1, grid[0] * grid[1], opts.rank_lambda, opts.peak_weight, opts.attenuation)
+    picks = _pack(src, rest)
+    # RGB only for frames that give blocks, one frame at a time
+    placements: dict[int, list[tuple[int, int, int, int]]] = {}
+    for j, canvas_picks in enumerate(picks, start=1):
+        for slot, p in enumerate(canvas_picks):
+            placements.setdefault(p.frame, []).append((j, slot, p.row, p.col))
+    for t, spots in placements.items():
+        paste_blocks(out, spots, convert.rgb_of(rest[t].yuv), block)
     for j, canvas_picks in enumerate(picks, start=1):
         f = np.array([p.frame for p in canvas_picks], dtype=np.int64)
         r = np.array([p.row for p in canvas_picks], dtype=np.int64)
         c = np.array([p.col for p in canvas_picks], dtype=np.int64)
-        out[j] = paste_blocks([x.rgb for x in rest], f, r, c, out[j].shape, block)
         idx = np.array([rest[t].index for t in f], dtype=np.int64)
         pts = np.array([rest[t].pts for t in f], dtype=np.float64)
         parts.append(canvas_tokens(base + j, grid, idx, pts, r, c, g, "P"))
     group = Group(g, plan.span.start, plan.span.end, list(range(base, base + k)), anchor_frame=anchor.index,
                   candidate_frames=[int(c.index) for c in cands], energy=plan.span.energy)
-    return out, Tokens.concat(parts), group
+    return Tokens.concat(parts), group
 
+
+def _first_good(cands: list[Candidate], positions) -> int:
+    """The first position (in ``positions``) whose candidate is not bad; the first one if all are."""
+    positions = list(positions)
+    return next((int(n) for n in positions if not cands[n].bad), int(positions[0]))
+
+
+def _pack(src: Source, frames: list[Candidate]):
+    """P-canvas picks over ``frames`` with the bit-cost prior (log packet size normalised over them)."""
+    opts = src.opts
+    sizes = np.log1p(src.packets.size[[c.index for c in frames]].astype(np.float64)) if frames else np.zeros(0)
+    span = sizes.max() - sizes.min() if len(sizes) else 0.0
+    prior = (sizes - sizes.min()) / span if span > 0 else np.zeros(len(frames))
+    scores = [c.scores * (1.0 + opts.w_bits * p) for c, p in zip(frames, prior)]
+    grid = src.grid_blocks
+    return pack_group(scores, opts.images_per_group - 1, grid[0] * grid[1], opts.rank_lambda, opts.peak_weight,
+                      opts.attenuation)

@@ -8,6 +8,8 @@ it is only a reference). Calls must come in presentation order.
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from ..io.frames import FrameConverter, upright
 from ..io.motion import FlowEstimator, exported_field
+from ..io.packets import PacketTable
 from .saliency import block_scores, border_mask, frame_is_bad, saliency_map
 
 
@@ -23,37 +26,87 @@ from .saliency import block_scores, border_mask, frame_is_bad, saliency_map
 class Candidate:
     index: int
     pts: float
-    rgb: np.ndarray
+    yuv: np.ndarray  # I420 at the processed size, coded orientation (RGB is made only if used)
     scores: np.ndarray  # [bh, bw] upright block scores before the bit-cost prior
     bad: bool
+    slot: int = -1  # its place in the FrameStore (-1: an array of its own)
 
 
-def reference_frames(candidates: Iterable[int], reordered: np.ndarray) -> dict[int, int]:
-    """The frame each candidate's residual is predicted from.
+class FrameStore:
+    """Preallocated slots for the candidate frames a group holds until it is packed.
 
-    The nearest earlier frame that is not a reordered B-frame: in ordinary
-    streams a reference picture, which the decoder produces anyway (B-frames
-    nobody needs can then be skipped), and the picture P-frame motion vectors
-    actually point to. Falls back to the previous frame (-1 for frame 0).
+    Frames held for seconds, each allocated among the many short-lived arrays
+    of scoring, pin the heap: measured, process memory grew by ~1.5 MB per held
+    212 KB frame (a 15-minute clip at 8 canvases peaked at 330 MB). In one
+    block allocated up front they cost their own size.
     """
-    idx = np.arange(len(reordered))
-    last_anchor = np.maximum.accumulate(np.where(~reordered, idx, -1))
+
+    def __init__(self, shape: tuple[int, int], capacity: int) -> None:
+        self.data = np.empty((capacity, *shape), dtype=np.uint8)
+        self.free = list(range(capacity - 1, -1, -1))
+        self.lock = threading.Lock()
+
+    def put(self, array: np.ndarray) -> tuple[np.ndarray, int]:
+        """Copy ``array`` into a free slot: (the stored view, slot); (array, -1) when all slots are taken."""
+        with self.lock:
+            if not self.free:
+                return array, -1
+            slot = self.free.pop()
+        self.data[slot] = array
+        return self.data[slot], slot
+
+    def release(self, slot: int) -> None:
+        if slot >= 0:
+            with self.lock:
+                self.free.append(slot)
+
+
+def reference_frames(candidates: Iterable[int], packets: PacketTable) -> dict[int, tuple[int, float]]:
+    """The frame each candidate's residual is predicted from, and the scale of its motion vectors.
+
+    The residual reference is the nearest earlier reference picture: the
+    decoder produces it anyway (non-reference frames nobody needs can then be
+    skipped) and, being the closest decoded picture, it predicts best. Past
+    motion vectors of a P-frame point to the previous non-reordered frame,
+    those of a B-frame to the nearest earlier reference picture; when the
+    residual reference is nearer than that (a P-frame after a B-pyramid's
+    reference B), the vectors are scaled by the ratio of the time distances
+    (constant motion). Measured on this repository's clips, that predicts a
+    P-frame better than its own reference does: mean residual 3.7 vs 4.5 grey
+    levels on the benchmark clip. Falls back to the previous frame (-1 for frame 0).
+    """
+    idx = np.arange(packets.frame_count)
+    last_ref = np.maximum.accumulate(np.where(packets.reference, idx, -1))
+    last_anchor = np.maximum.accumulate(np.where(~packets.reordered, idx, -1))
     out = {}
     for c in candidates:
-        r = int(last_anchor[c - 1]) if c > 0 else -1
-        out[int(c)] = r if r >= 0 else int(c) - 1
+        c = int(c)
+        r = int(last_ref[c - 1]) if c > 0 else -1
+        if r < 0:
+            out[c] = (c - 1, 1.0)
+            continue
+        v = r if packets.reordered[c] else int(last_anchor[c - 1])
+        t = packets.pts
+        scale = float((t[c] - t[r]) / (t[c] - t[v])) if 0 <= v < r else 1.0
+        out[c] = (r, scale)
     return out
+
+
+GC_EVERY = 8  # candidates between collections of frames kept by PyAV's side-data cycle
 
 
 class FrameScorer:
     """Per-video scoring state; :meth:`process` takes the needed frames in presentation order."""
 
-    def __init__(self, convert: FrameConverter, ref_of: dict[int, int], source: str,
-                 patch_size: int, rotation: int) -> None:
+    def __init__(self, convert: FrameConverter, refs: dict[int, tuple[int, float]], source: str,
+                 patch_size: int, rotation: int, hold: int = 0) -> None:
         self.convert = convert
-        self.ref_of = ref_of
+        h, w = convert.coded_hw
+        self.store = FrameStore((h * 3 // 2, w), hold)  # ``hold``: the most candidates held at once
+        self.ref_of = {c: r for c, (r, _) in refs.items()}
+        self.vector_scale = {c: scale for c, (_, scale) in refs.items()}
         self.last_user: dict[int, int] = {}
-        for c, r in ref_of.items():
+        for c, r in self.ref_of.items():
             self.last_user[r] = max(c, self.last_user.get(r, -1))
         self.use_mvs = source == "exported"
         self.intra = source == "frame-difference"
@@ -62,6 +115,7 @@ class FrameScorer:
         self.flow = FlowEstimator()
         self.ref_luma: dict[int, np.ndarray] = {}  # luma of reference frames a later candidate still needs
         self.stats = {"exported": 0, "estimated": 0, "frame-difference": 0}
+        self._since_gc = 0
 
     @property
     def needed(self) -> set[int]:
@@ -73,7 +127,10 @@ class FrameScorer:
         is_cand, is_ref = index in self.ref_of, index in self.last_user
         if not (is_cand or is_ref):
             return None
-        luma = self.convert.luma(frame)
+        if self.use_mvs and is_cand:
+            self._collect_frames()
+        yuv = self.convert.yuv(frame) if is_cand else None
+        luma = self.convert.luma_of(yuv) if is_cand else self.convert.luma(frame)
         if is_ref:
             self.ref_luma[index] = luma
         if not is_cand:
@@ -81,6 +138,8 @@ class FrameScorer:
         previous = self.ref_luma.get(self.ref_of[index], luma)  # reference outside the window: no residual
         field = exported_field(frame, *luma.shape) if self.use_mvs else None
         if field is not None:
+            if self.vector_scale[index] != 1.0:
+                field *= np.float32(self.vector_scale[index])
             self.stats["exported"] += 1
         elif self.intra:
             field = np.zeros((2, *luma.shape), dtype=np.float32)
@@ -93,7 +152,28 @@ class FrameScorer:
         bad = frame_is_bad(luma) or bool(getattr(frame, "is_corrupt", False))
         for r in [r for r in self.ref_luma if self.last_user[r] <= index]:
             del self.ref_luma[r]
-        return Candidate(index, pts, self.convert.rgb(frame), scores, bad)
+        stored, slot = self.store.put(yuv)
+        return Candidate(index, pts, stored, scores, bad, slot)
+
+    def _collect_frames(self) -> None:
+        """Free the decoded frames whose motion vectors were read.
+
+        Reading ``frame.side_data`` makes a reference cycle in PyAV (the frame
+        caches a container that points back to it), so each such frame (1.9 MB
+        at 720p) waits for the cyclic garbage collector, which a loop making
+        few Python objects rarely triggers: a 15-minute clip at 8 canvases
+        grew by ~120 MB. A young-generation collection every few candidates
+        frees them; the frames still in use are few.
+        """
+        self._since_gc += 1
+        if self._since_gc >= GC_EVERY:
+            self._since_gc = 0
+            gc.collect(1)
+
+    def release(self, candidates: Iterable[Candidate]) -> None:
+        """Give the candidates' slots back once their group is packed."""
+        for c in candidates:
+            self.store.release(c.slot)
 
     @property
     def motion_source(self) -> str:

@@ -2,8 +2,8 @@
 
 Per (clip, backend, budget) the selected frame times (all tokens / on-subject
 tokens) are cached as one JSON file under ``OUT/cache``; the cache is keyed by
-the tokenizer settings and the video file's size and mtime, and is independent
-of ``tau``, so a re-run (or a run with another tau) only tokenizes what is missing.
+the tokenizer settings, the tokenizer's ``ALGORITHM_VERSION`` and the video file's
+size and mtime, and is independent of ``tau``, so a re-run (or a run with another tau) only tokenizes what is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..codec import ALGORITHM_VERSION
 from ..errors import InvalidOptionError, VideoError
 from . import jumpscore
 from .evidence import SubjectTrack, covered_events, token_evidence
@@ -85,6 +86,8 @@ def _load_cached(path: Path, stamp: dict[str, Any]) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     if doc.get("version") != CACHE_VERSION or doc.get("video_stamp") != stamp:
+        return None
+    if doc.get("algorithm") != ALGORITHM_VERSION:  # the tokenizer changed since: redo
         return None
     return doc
 
@@ -168,8 +171,8 @@ def run_evidence(
             doc = _load_cached(path, stamp)
             if doc is None:
                 doc = evaluate_clip(record, backend, budget, max_pixels, tokenize, tokenize_options)
-                doc.update({"version": CACHE_VERSION, "video_stamp": stamp, "id": record["id"],
-                            "backend": backend, "canvases": budget, "max_pixels": max_pixels})
+                doc.update({"version": CACHE_VERSION, "algorithm": ALGORITHM_VERSION, "video_stamp": stamp,
+                            "id": record["id"], "backend": backend, "canvases": budget, "max_pixels": max_pixels})
                 write_json_atomic(path, doc)
             else:
                 reused += 1

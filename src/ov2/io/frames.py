@@ -1,5 +1,13 @@
 """Converting decoded frames to upright arrays at a target size (swscale does the resize).
 
+A candidate frame is converted once, to I420 (YUV 4:2:0) at the processed
+size with swscale's area filter: its analysis luma is a 2x2 mean of that Y
+plane and its RGB (only needed when its blocks are used) one cheap OpenCV
+colour conversion (BT.601, limited range, as swscale's default). This halves
+the conversion cost of scaling straight to RGB and to luma, and an I420
+frame is half the size of its RGB. Frames that are only needed as residual
+references are scaled straight to analysis-size luma.
+
 A :class:`FrameConverter` keeps one swscale context per output kind: PyAV's
 ``frame.reformat`` builds a fresh context on every call, which costs more than
 the conversion itself at these sizes.
@@ -8,8 +16,12 @@ the conversion itself at these sizes.
 from __future__ import annotations
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
+
+# I420 luma is limited range (16-235); analysis luma is full range like swscale's "gray".
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -19,24 +31,37 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 class FrameConverter:
-    """RGB at the processed size (upright) and luma at the analysis size (coded orientation)."""
+    """Processed-size I420 and RGB (upright) and analysis-size luma (coded orientation)."""
 
     def __init__(self, height: int, width: int, rotation: int = 0, luma_hw: tuple[int, int] | None = None) -> None:
         self.rotation = rotation
         # swscale works in coded orientation: swap the target for 90/270 degree rotations
         self.coded_hw = (width, height) if rotation in (90, 270) else (height, width)
         self.luma_hw = luma_hw
-        self._rgb = VideoReformatter()
+        self._yuv = VideoReformatter()
         self._luma = VideoReformatter()
+
+    def yuv(self, frame: av.VideoFrame) -> np.ndarray:
+        """uint8 I420 planes ``[h * 3 / 2, w]`` at the processed size, coded orientation, area filter."""
+        h, w = self.coded_hw
+        return self._yuv.reformat(frame, width=w, height=h, format="yuv420p", interpolation="AREA").to_ndarray()
+
+    def rgb_of(self, yuv: np.ndarray) -> np.ndarray:
+        """uint8 [height, width, 3] RGB of an I420 array from :meth:`yuv`, rotated upright."""
+        return upright(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420), self.rotation)
 
     def rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """uint8 [height, width, 3], area-filtered and rotated upright."""
+        return self.rgb_of(self.yuv(frame))
+
+    def luma_of(self, yuv: np.ndarray) -> np.ndarray:
+        """Full-range luma at half the processed size (2x2 mean of the I420 Y plane), coded orientation."""
         h, w = self.coded_hw
-        out = self._rgb.reformat(frame, width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-        return upright(out, self.rotation)
+        y = cv2.resize(yuv[:h], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        return cv2.LUT(y, _LIMITED_TO_FULL)
 
     def luma(self, frame: av.VideoFrame) -> np.ndarray:
-        """uint8 luma at ``luma_hw``, coded orientation (saliency analysis stays unrotated)."""
+        """uint8 full-range luma at ``luma_hw``, coded orientation (saliency analysis stays unrotated)."""
         if self.luma_hw is None:
             raise ValueError("this FrameConverter was built without luma_hw")
         h, w = self.luma_hw

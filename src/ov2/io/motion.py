@@ -8,6 +8,8 @@ where its prediction comes from in the previous frame).
 
 from __future__ import annotations
 
+import functools
+
 import av
 import cv2
 import numpy as np
@@ -30,29 +32,34 @@ def exported_field(frame: av.VideoFrame, height: int, width: int) -> np.ndarray 
     mv = side.to_ndarray()
     fw, fh = frame.width, frame.height
     gh, gw = -(-fh // CELL), -(-fw // CELL)
-    field = np.zeros((2, gh, gw), dtype=np.float32)
-    scale = np.maximum(mv["motion_scale"].astype(np.float32), 1.0)
-    dx = mv["motion_x"].astype(np.float32) / scale
-    dy = mv["motion_y"].astype(np.float32) / scale
+    scale = np.maximum(mv["motion_scale"], 1).astype(np.float32)
     future = mv["source"] > 0
-    dx = np.where(future, -dx, dx)
-    dy = np.where(future, -dy, dy)
-    # Paint future-reference vectors first so past-reference ones overwrite them.
-    order = np.argsort(~future, kind="stable")
-    bw = (mv["w"].astype(np.int32) // CELL).clip(1)
-    bh = (mv["h"].astype(np.int32) // CELL).clip(1)
-    x0 = (mv["dst_x"].astype(np.int32) - mv["w"].astype(np.int32) // 2) // CELL
-    y0 = (mv["dst_y"].astype(np.int32) - mv["h"].astype(np.int32) // 2) // CELL
-    for shape in set(zip(bh.tolist(), bw.tolist())):
-        sel = order[(bh[order] == shape[0]) & (bw[order] == shape[1])]
-        ys = (y0[sel, None, None] + np.arange(shape[0])[None, :, None]).clip(0, gh - 1)
-        xs = (x0[sel, None, None] + np.arange(shape[1])[None, None, :]).clip(0, gw - 1)
-        field[0, ys, xs] = dx[sel, None, None]
-        field[1, ys, xs] = dy[sel, None, None]
-    out = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_NEAREST) for f in field])
-    out[0] *= width / fw
-    out[1] *= height / fh
-    return out
+    sign = np.where(future, -1.0, 1.0).astype(np.float32) / scale
+    dx = mv["motion_x"] * sign
+    dy = mv["motion_y"] * sign
+    w, h = mv["w"].astype(np.int32), mv["h"].astype(np.int32)
+    x0 = (mv["dst_x"] - w // 2) // CELL
+    y0 = (mv["dst_y"] - h // 2) // CELL
+    field = np.zeros((gh, gw, 2), dtype=np.float32)
+    # Future-reference vectors first, so past-reference ones overwrite them (later assignments win).
+    for sel in (np.flatnonzero(future), np.flatnonzero(~future)):
+        if sel.size == 0:
+            continue
+        if (w[sel] <= CELL).all() and (h[sel] <= CELL).all():  # macroblock codecs: one cell per vector
+            ys, xs = y0[sel].clip(0, gh - 1), x0[sel].clip(0, gw - 1)
+            field[ys, xs, 0] = dx[sel]
+            field[ys, xs, 1] = dy[sel]
+            continue
+        bw, bh = (w[sel] // CELL).clip(1), (h[sel] // CELL).clip(1)
+        for shape in set(zip(bh.tolist(), bw.tolist())):
+            part = sel[(bh == shape[0]) & (bw == shape[1])]
+            ys = (y0[part, None, None] + np.arange(shape[0])[None, :, None]).clip(0, gh - 1)
+            xs = (x0[part, None, None] + np.arange(shape[1])[None, None, :]).clip(0, gw - 1)
+            field[ys, xs, 0] = dx[part, None, None]
+            field[ys, xs, 1] = dy[part, None, None]
+    field *= np.array([width / fw, height / fh], dtype=np.float32)
+    dense = cv2.resize(field, (width, height), interpolation=cv2.INTER_NEAREST)
+    return np.ascontiguousarray(dense.transpose(2, 0, 1))
 
 
 class FlowEstimator:
@@ -67,9 +74,14 @@ class FlowEstimator:
         return np.ascontiguousarray(flow.transpose(2, 0, 1))
 
 
-def compensate(previous: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """Motion-compensated prediction of the current frame from ``previous`` (float32)."""
-    h, w = previous.shape
+@functools.lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(previous.astype(np.float32), gx + field[0], gy + field[1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    gx.flags.writeable = gy.flags.writeable = False
+    return gx, gy
+
+
+def compensate(previous: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Motion-compensated prediction of the current frame from ``previous`` (same dtype as ``previous``)."""
+    gx, gy = _pixel_grid(*previous.shape)
+    return cv2.remap(previous, gx + field[0], gy + field[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import EmptyVideoError, VideoFormatError
 from .container import open_video
+from .nal import length_size, picture_info
 
 
 @dataclass
@@ -27,6 +28,29 @@ class PacketTable:
     key: np.ndarray  # bool
     reordered: np.ndarray  # bool: shown before an earlier-decoded frame (a B-frame)
     truncated: bool = False  # demuxing stopped early on damaged data
+    marked_reference: np.ndarray | None = None  # int8 per frame from NAL headers: 1 ref, 0 not, -1 unknown
+    decode_order: np.ndarray | None = None  # int64: position of each frame's packet in decode order
+    slices: np.ndarray | None = None  # int16 per frame: slice NAL units in its packet (0 = unknown)
+
+    @property
+    def sliced(self) -> bool:
+        """Pictures are split into several slices (then slice threading decodes one picture on many cores)."""
+        if self.slices is None:
+            return False
+        known = self.slices[self.slices > 0]
+        return bool(len(known)) and float(np.median(known)) >= 2
+
+    @property
+    def reference(self) -> np.ndarray:
+        """bool: the frame is known to be a reference picture (decoded even when non-references are skipped).
+
+        Keyframes and frames that are not reordered always are; reordered
+        (B) frames only when the bitstream marks them (H.264/HEVC B-pyramids).
+        """
+        known = self.key | ~self.reordered
+        if self.marked_reference is not None:
+            known = known | (self.marked_reference == 1)
+        return known
 
     @property
     def frame_count(self) -> int:
@@ -56,6 +80,21 @@ class PacketTable:
         """Frame indices whose pts lies in [start, end)."""
         return np.flatnonzero((self.pts >= start - 1e-9) & (self.pts < end - 1e-9))
 
+    def tick_lookup(self, time_base: float):
+        """A fast ``index_of`` for timestamps in ``time_base`` units (what demuxed packets and frames carry).
+
+        A dict from each frame's integer timestamp to its index (one lookup per
+        packet instead of a binary search); timestamps it does not hold fall
+        back to :meth:`index_of`.
+        """
+        table = {int(round(t / time_base)): i for i, t in enumerate(self.pts.tolist())}
+
+        def lookup(ticks: int) -> int:
+            i = table.get(ticks)
+            return self.index_of(ticks * time_base) if i is None else i
+
+        return lookup
+
     def index_of(self, pts_seconds: float) -> int:
         """Index of the frame whose pts is nearest to ``pts_seconds``."""
         i = int(np.searchsorted(self.pts, pts_seconds))
@@ -78,6 +117,10 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
     pts: list[float] = []
     size: list[int] = []
     key: list[bool] = []
+    marked: list[int] = []
+    slices: list[int] = []
+    codec = stream.codec_context.name
+    prefix = length_size(codec, bytes(stream.codec_context.extradata or b""))
     truncated = False
     decode_index = 0
     try:
@@ -89,6 +132,9 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
             pts.append(ts * tb if ts is not None else decode_index / fps)
             size.append(packet.size)
             key.append(bool(packet.is_keyframe))
+            ref, count = picture_info(memoryview(packet), codec, prefix)
+            marked.append(-1 if ref is None else int(ref))
+            slices.append(count)
             decode_index += 1
     except av.error.FFmpegError:
         truncated = True
@@ -112,4 +158,7 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
         key=np.asarray(key, dtype=bool)[order],
         reordered=reordered[order],
         truncated=truncated,
+        marked_reference=np.asarray(marked, dtype=np.int8)[order],
+        decode_order=order.astype(np.int64),
+        slices=np.asarray(slices, dtype=np.int16)[order],
     )
