@@ -65,7 +65,11 @@ def iter_frames(
     with open_video(path) as (container, stream):
         if export_mvs:
             stream.codec_context.options = {"flags2": "+export_mvs"}
-        stream.thread_type = THREAD_TYPE or thread_type_for(packets)
+        # Frame threads with exported motion vectors made tokenizing irreproducible while the scoring
+        # thread ran beside the decoder (bikes.mp4: different canvases run to run; exact with slice
+        # threads, or with scoring on the decoding thread). The cause inside FFmpeg/PyAV was not
+        # pinned down, so streams whose vectors are exported decode with slice threads.
+        stream.thread_type = THREAD_TYPE or ("SLICE" if export_mvs else thread_type_for(packets))
         stream.codec_context.thread_count = threads
         tb = float(stream.time_base) if stream.time_base else None
         if start is not None and start > packets.start + 1e-6 and tb:
