@@ -59,7 +59,7 @@ class Plan:
     n_test: int = 24
     n_grounding_train: int = 40
     n_grounding_test: int = 16
-    steps: int = 600
+    steps: int = 800
     arms: tuple[str, ...] = ARMS
     max_new_tokens: int = 384
     workers: int | None = None  # data / precompute processes (None: each command's default)
@@ -73,9 +73,9 @@ class Plan:
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
-    """``quick``: one budget (8 canvases), a width-64 model, 600 steps: about 40 minutes on this 2-core CPU.
-    Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers and 1500 steps, four
-    runs at a time on a GPU when one is present."""
+    """``quick``: one budget (8 canvases), a width-64 model, 800 steps: about 35 minutes on this 2-core CPU.
+    Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers and 1000 steps; on a GPU
+    three runs at a time (collation is CPU work: 18 at once on a 16-core host starved every run)."""
     if quick:
         plan = Plan(quick=True, seed=seed, budgets=(8,), seeds=(seed,), grounding_budget=8)
     else:
@@ -83,10 +83,10 @@ def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -
 
         gpu = torch.cuda.is_available()
         plan = Plan(quick=False, seed=seed, budgets=(8, 16, 32), seeds=(seed, seed + 1), grounding_budget=16,
-                    n_train=320, n_val=16, n_test=32, n_grounding_train=64, n_grounding_test=24, steps=1500,
-                    workers=max(2, (os.cpu_count() or 2) - 2) if gpu else None, parallel=4 if gpu else 1,
+                    n_train=320, n_val=16, n_test=32, n_grounding_train=64, n_grounding_test=24, steps=1000,
+                    workers=max(2, (os.cpu_count() or 2) - 2) if gpu else None, parallel=3 if gpu else 1,
                     train_overrides={"tiny_size": "128", "tiny_text_layers": 4,
-                                     "dataloader_num_workers": 2 if gpu else 0})
+                                     "dataloader_num_workers": 3 if gpu else 0})
     return Plan(**{**asdict(plan), **(overrides or {})}) if overrides else plan
 
 
