@@ -59,7 +59,7 @@ class Plan:
     n_test: int = 24
     n_grounding_train: int = 40
     n_grounding_test: int = 16
-    steps: int = 800
+    steps: int = 600
     arms: tuple[str, ...] = ARMS
     max_new_tokens: int = 384
     workers: int | None = None  # data / precompute processes (None: each command's default)
@@ -73,7 +73,7 @@ class Plan:
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
-    """``quick``: one budget (8 canvases), a width-64 model, 800 steps: about 35 minutes on this 2-core CPU.
+    """``quick``: one budget (8 canvases), a width-64 model, 600 steps: about 35 minutes on this 2-core CPU.
     Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers and 1000 steps; on a GPU
     three runs at a time (collation is CPU work: 18 at once on a 16-core host starved every run)."""
     if quick:

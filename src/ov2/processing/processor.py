@@ -34,7 +34,7 @@ from .pixels import block_positions, load_image
 from .text import DEFAULT_CHAT_TEMPLATE
 from ..model.config import MODEL_TYPE, LlavaOnevision2Config
 from .kwargs import LlavaOnevision2ProcessingKwargs, LlavaOnevision2VideosKwargs
-from .video import LlavaOnevision2VideoProcessor, flatten_videos
+from .video import LlavaOnevision2VideoProcessor, flatten
 
 IMAGE_PAD = "<|image_pad|>"
 VIDEO_PAD = "<|video_pad|>"
@@ -119,8 +119,8 @@ class LlavaOnevision2Processor(ProcessorMixin):
         if not all(isinstance(t, str) for t in texts):
             raise ValueError("text must be a string or a list of strings")
         texts = [_VIDEO_BLOCK.sub(VIDEO_PAD, t) for t in texts]
-        image_list = flatten_images(images)
-        video_list = flatten_videos(videos)
+        image_list = flatten(images)
+        video_list = flatten(videos)
         check_placeholders(texts, len(image_list), len(video_list))
         merged = self._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         return_tensors = merged["text_kwargs"].pop("return_tensors", None) or "pt"
@@ -170,15 +170,6 @@ class LlavaOnevision2Processor(ProcessorMixin):
     def pad_token_id(self) -> int:
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else self.tokenizer.convert_tokens_to_ids("<|endoftext|>")
-
-
-def flatten_images(images: Any) -> list[Any]:
-    """One image or a (nested, per-sample) list of images -> a flat list (paths, arrays or PIL images)."""
-    if images is None:
-        return []  # a sample without images in a batch's per-sample list
-    if isinstance(images, (list, tuple)):
-        return [im for item in images for im in flatten_images(item)]
-    return [images]
 
 
 def check_placeholders(texts: list[str], n_images: int, n_videos: int) -> None:

@@ -64,7 +64,7 @@ class LlavaOnevision2VideoProcessor(VideoProcessorMixin):
         options = {name: kwargs.get(name, getattr(self, name, None)) for name in LlavaOnevision2VideosKwargs.__annotations__}
         options = {k: (getattr(self, k, None) if v is None else v) for k, v in options.items()}
         check_video_options(options)
-        blocks = [self.video_block(v, options) for v in flatten_videos(videos)]
+        blocks = [self.video_block(v, options) for v in flatten(videos)]
         return videos_to_features(blocks, kwargs.get("return_tensors"))
 
     def tokenize(self, video: str | os.PathLike[str], options: dict[str, Any]) -> VisualInput:
@@ -100,13 +100,17 @@ def check_video_options(options: dict[str, Any]) -> None:
         raise InvalidOptionError(f"timestamp_decimals must be 1 or 2, got {options['timestamp_decimals']!r}")
 
 
-def flatten_videos(videos: Any) -> list[Any]:
-    """A single video or a (nested, per-sample) list of videos, as one flat list in order."""
-    if videos is None:
-        return []  # a sample without videos in a batch's per-sample list
-    if isinstance(videos, (list, tuple)):
-        return [v for item in videos for v in flatten_videos(item)]
-    return [videos]
+def flatten(items: Any) -> list[Any]:
+    """One visual item or a (nested, per-sample) list of them, as one flat list in order.
+
+    ``None`` entries (a batch sample without images or videos) are dropped. A numpy array
+    or PIL image is one item, never iterated.
+    """
+    if items is None:
+        return []
+    if isinstance(items, (list, tuple)):
+        return [v for item in items for v in flatten(item)]
+    return [items]
 
 
 def videos_to_features(blocks: list[VisualBlock], return_tensors: Any = "pt") -> BatchFeature:
