@@ -66,3 +66,13 @@ def test_config_files_and_bases(tmp_path):
         build_config(loop, {"output_dir": "x"})
     with pytest.raises(TrainConfigError, match="no preset named 'stage9'"):
         build_config("stage9", {"output_dir": "x"})
+
+
+def test_tiny_size_accepts_the_number_the_command_line_and_yaml_give(tmp_path):
+    # `--tiny-size 128` reaches the config as the YAML integer 128; presets spell it "64".
+    assert build_config("experiment_jumprope", {"output_dir": "x", "tiny_size": 128}).tiny_size == "128"
+    path = tmp_path / "wide.yaml"
+    path.write_text("base: stage4_tiny\ntiny_size: 256\n")
+    assert build_config(path, {"output_dir": "x"}).tiny_size == "256"
+    with pytest.raises(TrainConfigError, match="tiny_size '96' is not"):
+        build_config("stage4_tiny", {"output_dir": "x", "tiny_size": 96})

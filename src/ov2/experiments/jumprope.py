@@ -73,9 +73,13 @@ class Plan:
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
-    """``quick``: one budget (8 canvases), a width-64 model, 600 steps: about 35 minutes on this 2-core CPU.
-    Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers and 1000 steps; on a GPU
-    three runs at a time (collation is CPU work: 18 at once on a 16-core host starved every run)."""
+    """``quick``: one budget (8 canvases), a width-64 model, 600 steps of 8: about 40 minutes on this 2-core CPU
+    (measured: training 35 min, data and precompute 3, evaluation 1).
+
+    Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers, 2000 steps. The canvas arms
+    were still improving at 800 steps (docs/experiments.md), hence the longer schedule. A 32-canvas codec
+    sample is ~4,100 tokens, so ``max_length`` is raised to 6144. On a GPU six runs go at a time (collation
+    is CPU work: 18 at once on a 16-core host starved every run; 6 at once trained 800 steps in 133 s)."""
     if quick:
         plan = Plan(quick=True, seed=seed, budgets=(8,), seeds=(seed,), grounding_budget=8)
     else:
@@ -83,10 +87,10 @@ def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -
 
         gpu = torch.cuda.is_available()
         plan = Plan(quick=False, seed=seed, budgets=(8, 16, 32), seeds=(seed, seed + 1), grounding_budget=16,
-                    n_train=320, n_val=16, n_test=32, n_grounding_train=64, n_grounding_test=24, steps=1000,
-                    workers=max(2, (os.cpu_count() or 2) - 2) if gpu else None, parallel=3 if gpu else 1,
-                    train_overrides={"tiny_size": "128", "tiny_text_layers": 4,
-                                     "dataloader_num_workers": 3 if gpu else 0})
+                    n_train=320, n_val=16, n_test=32, n_grounding_train=64, n_grounding_test=24, steps=2000,
+                    workers=max(2, (os.cpu_count() or 2) - 2) if gpu else None, parallel=6 if gpu else 1,
+                    train_overrides={"tiny_size": "128", "tiny_text_layers": 4, "max_length": 6144,
+                                     "dataloader_num_workers": 2 if gpu else 0})
     return Plan(**{**asdict(plan), **(overrides or {})}) if overrides else plan
 
 

@@ -128,6 +128,7 @@ class Ov2TrainingArguments(TrainingArguments):
                 raise TrainConfigError(f"{where} must be 1 or 2, got {value}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise TrainConfigError(f"precision {self.precision!r} is not 'auto', 'bf16' or 'fp32'")
+        self.tiny_size = str(self.tiny_size)  # YAML and the command line give 64, presets "64"
         if self.tiny_size not in ("64", "128", "256"):
             raise TrainConfigError(f"tiny_size {self.tiny_size!r} is not '64', '128' or '256'")
         if not isinstance(self.tiny_text_layers, int) or not 1 <= self.tiny_text_layers <= 8:
