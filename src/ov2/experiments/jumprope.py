@@ -41,6 +41,11 @@ QUIET = {("data", "jumprope"): ["--quiet"], ("data", "grounding"): ["--quiet"], 
          ("precompute",): ["--quiet"], ("train",): ["--no-progress"], ("eval",): ["--no-progress"]}
 
 
+def quiet_flags(args: list[str]) -> list[str]:
+    """The flags that silence the progress output of ``ov2 <args>``."""
+    return QUIET.get(tuple(args[:2]), QUIET.get((args[0],), []))
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the experiment runs (see :func:`make_plan` for the quick and full sizes)."""
@@ -65,6 +70,10 @@ class Plan:
     workers: int | None = None  # data / precompute processes (None: each command's default)
     parallel: int = 1  # trainings / evaluations run at once (several fit one GPU)
     train_overrides: dict = field(default_factory=dict)
+
+    def runs(self) -> list[tuple[int, int, str]]:
+        """Every trained model, as (seed, budget, arm), in the order the tables list them."""
+        return [(seed, budget, arm) for seed in self.seeds for budget in self.budgets for arm in self.arms]
 
     def split_seed(self, split: str, task: str = "jumprope") -> int:
         """Disjoint seeds per split and task (clip ids carry the seed, so splits never share a clip)."""
@@ -114,7 +123,7 @@ class Experiment:
 
         args = [str(a) for a in argv]
         if not self.progress:
-            args += QUIET.get(tuple(args[:2]), QUIET.get((args[0],), []))
+            args += quiet_flags(args)
         with open(self.commands, "a", encoding="utf-8") as fh:
             fh.write("ov2 " + shlex.join(args) + "\n")
         code = main(args)
@@ -133,7 +142,7 @@ class Experiment:
 
         def launch(argv: list[Any]) -> None:
             args = [str(a) for a in argv]
-            args += QUIET.get(tuple(args[:2]), QUIET.get((args[0],), []))
+            args += quiet_flags(args)  # output is captured: progress bars would only fill the pipe
             done = subprocess.run([sys.executable, "-m", "ov2", *args], capture_output=True, text=True)
             if done.returncode:
                 raise RuntimeError(f"`ov2 {shlex.join(args)}` failed:\n{done.stderr[-3000:]}")
@@ -177,15 +186,13 @@ class Experiment:
 
     def train(self) -> None:
         commands = []
-        for seed in self.plan.seeds:
-            for budget in self.plan.budgets:
-                for arm in self.plan.arms:
-                    run = self.out / "runs" / self.run_name(arm, budget, seed)
-                    if (run / "final" / "config.json").is_file():
-                        continue
-                    config = self.write_config(arm, budget, seed)
-                    resume = ["--resume"] if run.exists() else []
-                    commands.append(["train", config, "--out", run, *resume])
+        for seed, budget, arm in self.plan.runs():
+            run = self.out / "runs" / self.run_name(arm, budget, seed)
+            if (run / "final" / "config.json").is_file():
+                continue
+            config = self.write_config(arm, budget, seed)
+            resume = ["--resume"] if run.exists() else []
+            commands.append(["train", config, "--out", run, *resume])
         self.ov2_many(commands)
 
     def write_config(self, arm: str, budget: int, seed: int) -> Path:
@@ -203,19 +210,17 @@ class Experiment:
     def evaluate(self) -> None:
         p = self.plan
         commands = []
-        for seed in p.seeds:
-            for budget in p.budgets:
-                for arm in p.arms:
-                    model = self.out / "runs" / self.run_name(arm, budget, seed) / "final"
-                    for split in ("test", "val"):
-                        commands.append(["eval", "jumpscore", "--model", model, "--data", self.out / "data" / split,
-                                         "--backend", arm, "--canvases", budget, "--max-new-tokens", p.max_new_tokens,
-                                         "--out", self.results_file("jumpscore", split, arm, budget, seed)])
-                    if budget == p.grounding_budget:
-                        commands.append(["eval", "grounding", "--model", model, "--data",
-                                         self.out / "data" / "grounding_test", "--backend", arm, "--canvases", budget,
-                                         "--max-new-tokens", 64,
-                                         "--out", self.results_file("grounding", "test", arm, budget, seed)])
+        for seed, budget, arm in p.runs():
+            model = self.out / "runs" / self.run_name(arm, budget, seed) / "final"
+            for split in ("test", "val"):
+                commands.append(["eval", "jumpscore", "--model", model, "--data", self.out / "data" / split,
+                                 "--backend", arm, "--canvases", budget, "--max-new-tokens", p.max_new_tokens,
+                                 "--out", self.results_file("jumpscore", split, arm, budget, seed)])
+            if budget == p.grounding_budget:
+                commands.append(["eval", "grounding", "--model", model, "--data",
+                                 self.out / "data" / "grounding_test", "--backend", arm, "--canvases", budget,
+                                 "--max-new-tokens", 64,
+                                 "--out", self.results_file("grounding", "test", arm, budget, seed)])
         self.ov2_many(commands)
 
     def results_file(self, task: str, split: str, arm: str, budget: int, seed: int) -> Path:
@@ -226,21 +231,18 @@ class Experiment:
         from ..eval.runner import TASKS
 
         rows = []
-        for seed in self.plan.seeds:
-            for budget in self.plan.budgets:
-                for arm in self.plan.arms:
-                    row: dict[str, Any] = {"arm": arm, "canvases": budget, "seed": seed}
-                    for split in ("test", "val"):
-                        stored = read_results(self.results_file("jumpscore", split, arm, budget, seed))
-                        summary = TASKS["jumpscore"].summarize(stored)
-                        row[f"jumpscore_{split}"] = summary
-                    grounding = self.results_file("grounding", "test", arm, budget, seed)
-                    if grounding.is_file():
-                        row["grounding_test"] = TASKS["grounding"].summarize(read_results(grounding))
-                    log = self.out / "runs" / self.run_name(arm, budget, seed) / "train_log.jsonl"
-                    lines = log.read_text().splitlines() if log.is_file() else []
-                    row["final_train_loss"] = json.loads(lines[-1])["loss"] if lines else None
-                    rows.append(row)
+        for seed, budget, arm in self.plan.runs():
+            row: dict[str, Any] = {"arm": arm, "canvases": budget, "seed": seed}
+            for split in ("test", "val"):
+                stored = read_results(self.results_file("jumpscore", split, arm, budget, seed))
+                row[f"jumpscore_{split}"] = TASKS["jumpscore"].summarize(stored)
+            grounding = self.results_file("grounding", "test", arm, budget, seed)
+            if grounding.is_file():
+                row["grounding_test"] = TASKS["grounding"].summarize(read_results(grounding))
+            log = self.out / "runs" / self.run_name(arm, budget, seed) / "train_log.jsonl"
+            lines = log.read_text().splitlines() if log.is_file() else []
+            row["final_train_loss"] = json.loads(lines[-1])["loss"] if lines else None
+            rows.append(row)
         doc = {"plan": asdict(self.plan), "rows": rows, "timings_s": self.timings,
                "total_s": round(time.perf_counter() - self.started, 1)}
         atomic_write_text(self.out / "results.json", json.dumps(doc, indent=1) + "\n")
