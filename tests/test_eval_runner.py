@@ -112,6 +112,36 @@ def test_config_mismatch_is_refused(tmp_path: Path) -> None:
         runner.run("nope", "ckpt", records, tmp_path / "x.jsonl")
 
 
+def test_canvas_backends_tokenize_as_the_checkpoint_was_trained(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "processor_config.json").write_text(json.dumps(
+        {"video_processor": {"codec_config": {"candidates_per_group": 24}}}))
+    seen: list[dict] = []
+
+    def tokenize(path, backend, canvases, max_pixels, **options):
+        seen.append(options)
+        return str(path)
+
+    records = js_records(tmp_path)
+    model = Scripted({"v1.mp4": "1s", "v2.mp4": "2s", "v3.mp4": "4s"})
+    out = tmp_path / "codec.jsonl"
+    runner.run("jumpscore", ckpt, records[:1], out, backend="codec", canvases=8, load_model=model.load,
+               tokenize=tokenize, progress=False)
+    assert seen == [{"candidates_per_group": 24}]
+    assert json.loads(out.read_text())["codec_config"] == {"candidates_per_group": 24}
+    # Results tokenized another way are not mixed in.
+    with pytest.raises(InvalidOptionError, match="another --out"):
+        runner.run("jumpscore", ckpt, records, out, backend="codec", canvases=8, codec_config={},
+                   load_model=model.load, tokenize=tokenize, progress=False)
+    # An explicit choice wins; the frames backend takes no codec options.
+    runner.run("jumpscore", ckpt, records[:1], tmp_path / "c32.jsonl", backend="fixed", canvases=8,
+               codec_config={"candidates_per_group": 32}, load_model=model.load, tokenize=tokenize, progress=False)
+    runner.run("jumpscore", ckpt, records[:1], tmp_path / "f.jsonl", backend="frames", canvases=8,
+               load_model=model.load, tokenize=tokenize, progress=False)
+    assert seen[1:] == [{"candidates_per_group": 32}, {}]
+
+
 def test_grounding_run(tmp_path: Path) -> None:
     records = [
         {"id": "g1", "video_path": str(tmp_path / "g1.mp4"), "query": "a person opens a door", "span": [0, 10]},

@@ -28,6 +28,17 @@ def test_experiment_runs_end_to_end_and_resumes(tmp_path, capsys):
     commands = (out / "commands.sh").read_text().splitlines()
     assert any(c.startswith("ov2 train ") and "codec_8_s3.yaml" in c for c in commands)
     assert sum(c.startswith("ov2 eval jumpscore") for c in commands) == 6  # 3 arms x (test, val)
+    # The canvas arms are precomputed and evaluated with the plan's candidates per group, frames without;
+    # the checkpoints remember it, so a plain `ov2 eval` tokenizes new clips the same way.
+    for c in commands:
+        if c.startswith(("ov2 precompute", "ov2 eval")):
+            assert ("--candidates-per-group 24" in c) == ("--backend frames" not in c), c
+    for arm in ("codec", "fixed", "frames"):
+        saved = json.loads((out / "runs" / f"{arm}_8_s3" / "final" / "processor_config.json").read_text())
+        expected = None if arm == "frames" else {"candidates_per_group": 24}
+        assert saved["video_processor"].get("codec_config") == expected
+        rows = [json.loads(line) for line in (out / "eval" / f"jumpscore_test_{arm}_8_s3.jsonl").read_text().splitlines()]
+        assert all(r["codec_config"] == (expected or {}) for r in rows)
     # A re-run finds every stage done: nothing is trained or evaluated again.
     before = {p: p.stat().st_mtime for p in (out / "runs").rglob("model.safetensors")}
     Experiment(out, make_plan(True, 3, MICRO), progress=False).run()

@@ -129,3 +129,18 @@ def test_meta_records_video_facts_parameters_and_timings(bbb):
     assert {"packet_pass", "decode_and_score", "total"} <= set(m["timings"])
     prof = m["profile"]
     assert len(prof["energy"]) == int(np.ceil(m["window"]["end"] / prof["bin_seconds"] - 1e-9))
+
+
+@pytest.mark.parametrize("backend", ["codec", "fixed"])
+def test_candidates_per_group_bounds_the_source_frames_of_each_group(bikes, backend):
+    # Each source frame of a P-canvas becomes one `<t seconds>` run of the prompt: fewer candidates
+    # per group give fewer, fuller runs at the same number of visual tokens.
+    def frames_per_group(vi):
+        p = vi.tokens.valid & (vi.tokens.kind == "P")
+        return [len(np.unique(vi.tokens.frame[p & (vi.tokens.group == g)])) for g in range(len(vi.groups))]
+
+    default = ov2.tokenize(bikes, backend=backend, canvases=8)
+    few = ov2.tokenize(bikes, backend=backend, canvases=8, candidates_per_group=6)
+    assert len(few.tokens) == len(default.tokens)
+    assert max(frames_per_group(few)) <= 6 < max(frames_per_group(default))
+    assert few.meta["params"]["candidates_per_group"] == 6

@@ -144,3 +144,23 @@ def test_two_gloo_ranks_log_the_losses_of_one(data, tmp_path):
 def test_a_source_that_cannot_fit_max_length_fails_before_training(data, tmp_path):
     with pytest.raises(InvalidOptionError, match=r"source 'codec': its first sample .* does not fit max_length 300"):
         train(config(data, tmp_path / "tight", max_length=300))
+
+
+def test_trained_codec_config_keeps_only_options_every_canvas_source_shares():
+    from types import SimpleNamespace
+
+    from ov2.train.run import trained_codec_config
+
+    def dataset(*tokenize_params):
+        names = [f"s{i}" for i in range(len(tokenize_params))]
+        datasets = {n: SimpleNamespace(index={"params": {"tokenize": t}}) for n, t in zip(names, tokenize_params)}
+        return SimpleNamespace(sources=[SimpleNamespace(name=n) for n in names],
+                               mixture=SimpleNamespace(datasets=datasets))
+
+    codec24 = {"backend": "codec", "canvases": 8, "candidates_per_group": 24, "max_pixels": 50176}
+    fixed24 = {"backend": "fixed", "canvases": 16, "candidates_per_group": 24}
+    frames = {"backend": "frames", "canvases": 8, "candidates_per_group": 99}
+    # Budget and pixels are chosen per call; frames sources do not count.
+    assert trained_codec_config(dataset(codec24, fixed24, frames)) == {"candidates_per_group": 24}
+    assert trained_codec_config(dataset(codec24, {"backend": "codec", "canvases": 8})) == {}  # they disagree
+    assert trained_codec_config(dataset(frames)) == {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .arguments import add_candidates_argument, codec_config
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("codec", "frames", "fixed"), default="codec", help="video tokenizer backend")
     p.add_argument("--canvases", type=int, default=32, help="number of canvases (codec) or frames (frames backend)")
     p.add_argument("--max-pixels", type=int, default=None, help="pixel budget per canvas/frame (video) or image")
+    add_candidates_argument(p, inherits="a checkpoint trained with this option brings its own")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--timestamp-decimals", type=int, choices=(1, 2), default=1)
     p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
@@ -37,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     video_options = {"video_backend": args.backend, "canvases": args.canvases}
     if args.max_pixels:
         video_options["max_pixels"] = args.max_pixels
+    if codec_config(args):
+        video_options["codec_config"] = {**(processor.video_processor.codec_config or {}), **codec_config(args)}
 
     def emit(piece: str) -> None:
         sys.stdout.write(piece)

@@ -7,12 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+from .arguments import positive_int as _positive_int
 
 
 def _even_size(text: str) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidOptionError
+from .arguments import add_candidates_argument, codec_config
 
 
 def _int_list(text: str) -> list[int]:
@@ -66,6 +67,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("--max-new-tokens", type=int, default=default_tokens,
                        help=f"generation length limit (default {default_tokens})")
         p.add_argument("--max-pixels", type=int, default=150_000, help="tokenizer max_pixels per frame")
+        add_candidates_argument(p, inherits="a checkpoint trained with this option brings its own")
         p.add_argument("--device", default=None, help="torch device (default: the model's choice)")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
         p.set_defaults(func=_model_run, task=name)
@@ -103,7 +105,8 @@ def _model_run(args: argparse.Namespace) -> int:
     records = load_records(args.data, task.default_file)
     out = Path(args.out) if args.out else Path("eval_out") / f"{args.task}_{args.backend}_{args.canvases}.jsonl"
     result = run(args.task, args.model, records, out, backend=args.backend, canvases=args.canvases,
-                 max_pixels=args.max_pixels, max_new_tokens=args.max_new_tokens, limit=args.limit,
+                 max_pixels=args.max_pixels, codec_config=codec_config(args) or None,
+                 max_new_tokens=args.max_new_tokens, limit=args.limit,
                  device=args.device, progress=not args.no_progress)
     print(format_summary(result.summary))
     print(f"{result.computed} computed, {result.reused} reused, {len(result.failed)} failed -> {out}")

@@ -25,11 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jr.add_argument("--steps", type=int, default=None, help="override the plan's optimiser steps per run")
     jr.add_argument("--budgets", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
                     help="override the canvas budgets, e.g. 8,16")
+    jr.add_argument("--candidates-per-group", type=int, default=None,
+                    help="override the canvas arms' candidate frames per group (default 24; 0: the tokenizer's "
+                    "budget-following default)")
     jr.add_argument("--no-progress", action="store_true", help="hide progress bars")
     jr.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import InvalidOptionError
     from ..experiments.jumprope import Experiment, make_plan
 
     overrides = {}
@@ -38,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
     if args.budgets is not None:
         overrides["budgets"] = args.budgets
         overrides["grounding_budget"] = args.budgets[0]
+    if args.candidates_per_group is not None:
+        if args.candidates_per_group < 0:
+            raise InvalidOptionError(f"--candidates-per-group must be >= 0, got {args.candidates_per_group}")
+        overrides["candidates_per_group"] = args.candidates_per_group or None
     plan = make_plan(args.quick, args.seed, overrides)
     experiment = Experiment(args.out, plan, progress=not args.no_progress)
     doc = experiment.run()

@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..options import BACKENDS
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+from .arguments import add_candidates_argument, codec_config
+from .arguments import positive_int as _positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=_positive_int, default=None, help="pixel budget per canvas (default 150000)")
     p.add_argument("--min-pixels", type=_positive_int, default=None, help="minimum pixels per canvas")
     p.add_argument("--images-per-group", type=_positive_int, default=None, help="canvases per group (default 4)")
+    add_candidates_argument(p)
     p.add_argument("--shard-size", type=_positive_int, default=None, help="samples per shard (default 64)")
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="local processes (default: up to 2); with --ray local, the CPUs Ray may use")
@@ -46,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = {k: v for k, v in (("max_pixels", args.max_pixels), ("min_pixels", args.min_pixels),
                                  ("images_per_group", args.images_per_group)) if v is not None}
+    options.update(codec_config(args))
     result = precompute(args.manifest, args.out, backend=args.backend, canvases=args.canvases,
                         shard_size=args.shard_size or DEFAULT_SHARD_SIZE, workers=args.workers, ray=args.ray,
                         retry_failed=args.retry_failed, progress=not args.quiet, **options)

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .arguments import add_candidates_argument, codec_config
+
 BACKENDS = ("codec", "frames", "fixed")
 
 
@@ -31,6 +33,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", metavar="S", type=float, default=None, help="window start, seconds")
     p.add_argument("--end", metavar="E", type=float, default=None, help="window end, seconds")
     p.add_argument("--energy", choices=("excess", "log1p"), default="excess", help="bit-cost energy (default excess)")
+    add_candidates_argument(p)
     p.add_argument("--out", metavar="DIR", required=True, help="output directory")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     vi = ov2.tokenize(
         args.video, backend=args.backend, canvases=args.canvases, max_pixels=args.max_pixels,
         min_pixels=args.min_pixels, images_per_group=args.images_per_group, start=args.start, end=args.end,
-        energy=args.energy, progress=not args.no_progress,
+        energy=args.energy, progress=not args.no_progress, **codec_config(args),
     )
     t0 = time.perf_counter()
     try:

@@ -18,8 +18,9 @@ from . import grounding, jumpscore
 from .io import append_jsonl, read_results
 
 RUN_BACKENDS = ("codec", "frames", "fixed")
+CANVAS_BACKENDS = ("codec", "fixed")  # the backends that read codec_config
 # Settings that must match for stored results to be reused.
-CONFIG_KEYS = ("task", "backend", "canvases", "max_pixels")
+CONFIG_KEYS = ("task", "backend", "canvases", "max_pixels", "codec_config")
 
 
 @dataclass
@@ -116,6 +117,7 @@ def run(
     backend: str = "codec",
     canvases: int = 32,
     max_pixels: int = 150_000,
+    codec_config: dict[str, Any] | None = None,
     max_new_tokens: int = 1024,
     limit: int | None = None,
     device: str | None = None,
@@ -123,7 +125,12 @@ def run(
     load_model: Callable[..., tuple[Any, Any, Callable[..., str]]] | None = None,
     tokenize: Callable[..., Any] | None = None,
 ) -> RunResult:
-    """Answer every (pending) record with greedy decoding and append results to ``out``."""
+    """Answer every (pending) record with greedy decoding and append results to ``out``.
+
+    ``codec_config`` holds further tokenizer options for the codec and fixed backends
+    (e.g. ``{"candidates_per_group": 24}``); ``None`` takes the ones the checkpoint was
+    trained with (:func:`~ov2.model.loading.saved_codec_config`).
+    """
     from tqdm import tqdm
 
     if task_name not in TASKS:
@@ -137,11 +144,19 @@ def run(
     task = TASKS[task_name]
     records = list(records)[: limit if limit is not None else None]
     out = Path(out)
-    config = {"task": task.name, "backend": backend, "canvases": int(canvases), "max_pixels": int(max_pixels)}
+    if backend not in CANVAS_BACKENDS:
+        codec_config = {}
+    elif codec_config is None:
+        from ..model.loading import saved_codec_config
+
+        codec_config = saved_codec_config(model_dir)
+    config = {"task": task.name, "backend": backend, "canvases": int(canvases), "max_pixels": int(max_pixels),
+              "codec_config": dict(codec_config)}
 
     stored = read_results(out)
     for row in stored:
         theirs = {k: row.get(k) for k in CONFIG_KEYS}
+        theirs["codec_config"] = theirs["codec_config"] or {}  # results written before the key existed
         if theirs != config:
             raise InvalidOptionError(
                 f"{out} holds results for {theirs}, not {config}; pass another --out to keep both")
@@ -161,7 +176,8 @@ def run(
             bar.set_postfix_str(str(record["id"]), refresh=False)
             t0 = time.perf_counter()
             try:
-                vi = tokenize(record["video_path"], backend=backend, canvases=canvases, max_pixels=max_pixels)
+                vi = tokenize(record["video_path"], backend=backend, canvases=canvases, max_pixels=max_pixels,
+                              **codec_config)
                 response = answer(model, processor, task.question(record), video=vi,
                                   max_new_tokens=max_new_tokens, timestamp_decimals=task.timestamp_decimals)
             except (VideoError, OSError, ValueError) as exc:  # one bad sample must not end the run

@@ -64,9 +64,12 @@ class Plan:
     n_test: int = 24
     n_grounding_train: int = 40
     n_grounding_test: int = 16
-    steps: int = 600
+    steps: int = 1200
     arms: tuple[str, ...] = ARMS
     max_new_tokens: int = 384
+    # codec / fixed: candidate frames per group, i.e. at most this many timestamp runs per group
+    # (None: the tokenizer's budget-following default). See docs/experiments.md.
+    candidates_per_group: int | None = 24
     workers: int | None = None  # data / precompute processes (None: each command's default)
     parallel: int = 1  # trainings / evaluations run at once (several fit one GPU)
     train_overrides: dict = field(default_factory=dict)
@@ -82,8 +85,8 @@ class Plan:
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
-    """``quick``: one budget (8 canvases), a width-64 model, 600 steps of 8: about 40 minutes on this 2-core CPU
-    (measured: training 35 min, data and precompute 3, evaluation 1).
+    """``quick``: one budget (8 canvases), a width-64 model, 1200 steps of 8, 24 candidate frames per group for
+    the canvas arms (~1,200-token codec samples instead of ~2,200): about 40 minutes on this 2-core CPU.
 
     Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers, 2000 steps. The canvas arms
     were still improving at 800 steps (docs/experiments.md), hence the longer schedule. A 32-canvas codec
@@ -176,7 +179,12 @@ class Experiment:
             for arm in self.plan.arms:
                 self.ov2("precompute", self.out / "data" / "train.jsonl", "--out",
                          self.out / "precomputed" / f"{arm}_{budget}", "--backend", arm, "--canvases", budget,
-                         *self.workers())
+                         *self.tokenizer_options(arm), *self.workers())
+
+    def tokenizer_options(self, arm: str) -> list[Any]:
+        """The canvas arms' tokenizer options, the same in precompute and evaluation."""
+        cpg = self.plan.candidates_per_group
+        return ["--candidates-per-group", cpg] if cpg is not None and arm in ("codec", "fixed") else []
 
     def workers(self) -> list[Any]:
         return ["--workers", self.plan.workers] if self.plan.workers else []
@@ -214,12 +222,13 @@ class Experiment:
             model = self.out / "runs" / self.run_name(arm, budget, seed) / "final"
             for split in ("test", "val"):
                 commands.append(["eval", "jumpscore", "--model", model, "--data", self.out / "data" / split,
-                                 "--backend", arm, "--canvases", budget, "--max-new-tokens", p.max_new_tokens,
+                                 "--backend", arm, "--canvases", budget, *self.tokenizer_options(arm),
+                                 "--max-new-tokens", p.max_new_tokens,
                                  "--out", self.results_file("jumpscore", split, arm, budget, seed)])
             if budget == p.grounding_budget:
                 commands.append(["eval", "grounding", "--model", model, "--data",
                                  self.out / "data" / "grounding_test", "--backend", arm, "--canvases", budget,
-                                 "--max-new-tokens", 64,
+                                 *self.tokenizer_options(arm), "--max-new-tokens", 64,
                                  "--out", self.results_file("grounding", "test", arm, budget, seed)])
         self.ov2_many(commands)
 

@@ -60,3 +60,20 @@ def load_model_and_processor(
     model.eval()
     processor = AutoProcessor.from_pretrained(d)
     return model, processor
+
+
+def saved_codec_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The tokenizer options a checkpoint's video processor was saved with (``codec_config``), or ``{}``.
+
+    Training records there the non-default options its codec / fixed data was precomputed
+    with (e.g. ``candidates_per_group``), so evaluation can tokenize the way the model was
+    trained without loading the model.
+    """
+    path = Path(directory) / "processor_config.json"
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    return dict((doc.get("video_processor") or {}).get("codec_config") or {})

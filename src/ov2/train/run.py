@@ -99,6 +99,7 @@ def train(args: Ov2TrainingArguments, resume: bool = False, progress: bool = Tru
     # Data first: a source that does not match the config fails before any model is built.
     dataset = MixtureTrainDataset(args.resolved_sources(), args.max_steps * args.global_batch_size, seed=args.seed)
     model, processor = build_model(args)
+    processor.video_processor.codec_config = trained_codec_config(dataset) or None
     model.config.use_cache = False
     trainable = freeze_modules(model, args.train_modules)
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
@@ -117,6 +118,33 @@ def train(args: Ov2TrainingArguments, resume: bool = False, progress: bool = Tru
     rows = [json.loads(line) for line in (out / LOG_NAME).read_text().splitlines()] if (out / LOG_NAME).is_file() else []
     return TrainResult(out, final, trainer.state.global_step, resume_from, trainable, frozen,
                        time.perf_counter() - started, rows[-1]["loss"] if rows else None)
+
+
+# Tokenizer options that are not chosen per call (backend, budget, pixels and window are).
+PER_CALL_OPTIONS = ("backend", "canvases", "max_pixels", "min_pixels", "images_per_group", "start", "end",
+                    "threads", "progress")
+
+
+def trained_codec_config(dataset: Any) -> dict[str, Any]:
+    """Tokenizer options, beyond the defaults, that every codec / fixed source was precomputed with.
+
+    Saved as the processor's ``codec_config``, so ``ov2 eval`` and ``ov2 chat`` tokenize new
+    videos the way the model saw its training videos. Options on which sources disagree are
+    left out (each call must then choose).
+    """
+    from ..options import TokenizeOptions
+
+    defaults = TokenizeOptions().as_dict()
+    seen: list[dict[str, Any]] = []
+    for source in dataset.sources:
+        params = dataset.mixture.datasets[source.name].index.get("params", {})
+        tokenize = params.get("tokenize", params)
+        if tokenize.get("backend") in ("codec", "fixed"):
+            seen.append({k: v for k, v in tokenize.items()
+                         if k in defaults and k not in PER_CALL_OPTIONS and v != defaults[k]})
+    if not seen:
+        return {}
+    return {k: v for k, v in seen[0].items() if all(k in other and other[k] == v for other in seen[1:])}
 
 
 def export_final(trainer: Ov2Trainer, processor: Any, out: Path) -> Path:

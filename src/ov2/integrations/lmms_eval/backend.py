@@ -9,7 +9,7 @@ Nothing here imports torchvision: images go through transformers' PIL image proc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,17 +19,19 @@ from .prompt import Prompt, UnsupportedRequestError, VideoRef
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """How videos are tokenized: ``ov2.tokenize(path, backend, canvases, max_pixels=...)``."""
+    """How videos are tokenized: ``ov2.tokenize(path, backend, canvases, max_pixels=..., **codec_config)``."""
 
     backend: str = "codec"
     canvases: int = 32
     max_pixels: int = 150_000
+    codec_config: dict = field(default_factory=dict)  # further tokenizer options (the checkpoint's, by default)
 
     def validate(self) -> None:
         """Raise :class:`ov2.InvalidOptionError` now for settings ``ov2.tokenize`` would refuse later."""
         from ...options import TokenizeOptions
 
-        TokenizeOptions.build(backend=self.backend, canvases=self.canvases, max_pixels=self.max_pixels)
+        TokenizeOptions.build(backend=self.backend, canvases=self.canvases, max_pixels=self.max_pixels,
+                              **self.codec_config)
 
 
 def register_auto_classes() -> None:
@@ -55,7 +57,7 @@ def tokenize_video(video: VideoRef, settings: VideoSettings) -> Any:
 
     window = {k: v for k, v in (("start", video.start), ("end", video.end)) if v is not None}
     return ov2.tokenize(video.path, backend=settings.backend, canvases=settings.canvases,
-                        max_pixels=settings.max_pixels, **window)
+                        max_pixels=settings.max_pixels, **settings.codec_config, **window)
 
 
 def _image_array(image: Any) -> Any:

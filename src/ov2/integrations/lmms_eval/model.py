@@ -7,6 +7,8 @@ Model args (``--model_args k=v,...``):
 * ``pretrained`` - local checkpoint directory (required);
 * ``video_backend`` - ``codec`` (default), ``fixed`` or ``frames``; ``canvases`` (32);
   ``max_pixels`` (150000): how ``ov2.tokenize`` turns each video into canvases;
+  ``candidates_per_group`` (codec / fixed; default: the one the checkpoint was trained with,
+  else the tokenizer's);
 * ``timestamp_decimals`` - decimals of the ``<t seconds>`` tags; default: what the task asks
   for (``ov2_jumprope`` asks for 2), else 1;
 * ``device`` (``cuda`` when visible, else ``cpu``) and ``dtype`` (``auto``, ``float32``,
@@ -101,6 +103,7 @@ class OV2(lmms):
         video_backend: str = "codec",
         canvases: int = 32,
         max_pixels: int = 150_000,
+        candidates_per_group: int | None = None,
         timestamp_decimals: int | None = None,
         device: str | None = None,
         dtype: str | None = None,
@@ -112,14 +115,21 @@ class OV2(lmms):
         if unknown:
             raise InvalidOptionError(
                 f"unknown ov2 model arg(s) {sorted(unknown)}; known: pretrained, video_backend, canvases, "
-                "max_pixels, timestamp_decimals, device, dtype")
+                "max_pixels, candidates_per_group, timestamp_decimals, device, dtype")
         if not pretrained:
             raise InvalidOptionError("ov2 needs --model_args pretrained=/path/to/checkpoint")
         if not os.path.isdir(str(pretrained)):
             raise VideoNotFoundError(f"pretrained={pretrained}: no such checkpoint directory (ov2 loads local files only)")
         if dtype is not None and str(dtype) not in DTYPES:
             raise InvalidOptionError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        self.settings = backend.VideoSettings(str(video_backend), int(canvases), int(max_pixels))
+        codec_config = {}
+        if str(video_backend) in ("codec", "fixed"):
+            from ...model.loading import saved_codec_config
+
+            codec_config = saved_codec_config(pretrained)
+            if candidates_per_group is not None:
+                codec_config["candidates_per_group"] = int(candidates_per_group)
+        self.settings = backend.VideoSettings(str(video_backend), int(canvases), int(max_pixels), codec_config)
         self.settings.validate()  # bad budgets fail here, before the model is loaded
         self.timestamp_decimals = _decimals(timestamp_decimals)
         if str(batch_size) != "1":
