@@ -132,8 +132,8 @@ def test_canvas_backends_tokenize_as_the_checkpoint_was_trained(tmp_path: Path) 
     assert json.loads(out.read_text())["codec_config"] == {"candidates_per_group": 24}
     # Results tokenized another way are not mixed in.
     with pytest.raises(InvalidOptionError, match="another --out"):
-        runner.run("jumpscore", ckpt, records, out, backend="codec", canvases=8, codec_config={},
-                   load_model=model.load, tokenize=tokenize, progress=False)
+        runner.run("jumpscore", ckpt, records, out, backend="codec", canvases=8,
+                   codec_config={"candidates_per_group": 16}, load_model=model.load, tokenize=tokenize, progress=False)
     # An explicit choice wins; the frames backend takes no codec options.
     runner.run("jumpscore", ckpt, records[:1], tmp_path / "c32.jsonl", backend="fixed", canvases=8,
                codec_config={"candidates_per_group": 32}, load_model=model.load, tokenize=tokenize, progress=False)

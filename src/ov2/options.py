@@ -11,6 +11,7 @@ from .errors import InvalidOptionError
 from .io.resize import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
 BACKENDS = ("codec", "frames", "fixed")
+CANVAS_BACKENDS = ("codec", "fixed")  # the backends that pack blocks into canvases (and read codec options)
 MIN_CANDIDATES = 32  # the spec's candidates_per_group: the floor when the budget's share is smaller
 
 

@@ -105,7 +105,7 @@ def _model_run(args: argparse.Namespace) -> int:
     records = load_records(args.data, task.default_file)
     out = Path(args.out) if args.out else Path("eval_out") / f"{args.task}_{args.backend}_{args.canvases}.jsonl"
     result = run(args.task, args.model, records, out, backend=args.backend, canvases=args.canvases,
-                 max_pixels=args.max_pixels, codec_config=codec_config(args) or None,
+                 max_pixels=args.max_pixels, codec_config=codec_config(args),
                  max_new_tokens=args.max_new_tokens, limit=args.limit,
                  device=args.device, progress=not args.no_progress)
     print(format_summary(result.summary))

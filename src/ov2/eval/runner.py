@@ -18,7 +18,6 @@ from . import grounding, jumpscore
 from .io import append_jsonl, read_results
 
 RUN_BACKENDS = ("codec", "frames", "fixed")
-CANVAS_BACKENDS = ("codec", "fixed")  # the backends that read codec_config
 # Settings that must match for stored results to be reused.
 CONFIG_KEYS = ("task", "backend", "canvases", "max_pixels", "codec_config")
 
@@ -127,9 +126,9 @@ def run(
 ) -> RunResult:
     """Answer every (pending) record with greedy decoding and append results to ``out``.
 
-    ``codec_config`` holds further tokenizer options for the codec and fixed backends
-    (e.g. ``{"candidates_per_group": 24}``); ``None`` takes the ones the checkpoint was
-    trained with (:func:`~ov2.model.loading.saved_codec_config`).
+    The codec and fixed backends tokenize with the options the checkpoint was trained with,
+    updated by ``codec_config`` (e.g. ``{"candidates_per_group": 24}``); see
+    :func:`~ov2.model.loading.codec_config_for`.
     """
     from tqdm import tqdm
 
@@ -144,12 +143,9 @@ def run(
     task = TASKS[task_name]
     records = list(records)[: limit if limit is not None else None]
     out = Path(out)
-    if backend not in CANVAS_BACKENDS:
-        codec_config = {}
-    elif codec_config is None:
-        from ..model.loading import saved_codec_config
+    from ..model.loading import codec_config_for
 
-        codec_config = saved_codec_config(model_dir)
+    codec_config = codec_config_for(model_dir, backend, codec_config)
     config = {"task": task.name, "backend": backend, "canvases": int(canvases), "max_pixels": int(max_pixels),
               "codec_config": dict(codec_config)}
 

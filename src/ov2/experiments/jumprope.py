@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import atomic_write_text
+from ..options import CANVAS_BACKENDS
 from ..viz.figures import save_figure
 
 ARMS = ("codec", "fixed", "frames")
@@ -184,7 +185,7 @@ class Experiment:
     def tokenizer_options(self, arm: str) -> list[Any]:
         """The canvas arms' tokenizer options, the same in precompute and evaluation."""
         cpg = self.plan.candidates_per_group
-        return ["--candidates-per-group", cpg] if cpg is not None and arm in ("codec", "fixed") else []
+        return ["--candidates-per-group", cpg] if cpg is not None and arm in CANVAS_BACKENDS else []
 
     def workers(self) -> list[Any]:
         return ["--workers", self.plan.workers] if self.plan.workers else []

@@ -62,6 +62,20 @@ def load_model_and_processor(
     return model, processor
 
 
+def codec_config_for(directory: str | os.PathLike[str], backend: str,
+                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Tokenizer options to run the checkpoint in ``directory`` with ``backend``.
+
+    The options it was trained with (:func:`saved_codec_config`), updated by ``overrides``;
+    none for the frames backend, which takes no codec options.
+    """
+    from ..options import CANVAS_BACKENDS
+
+    if backend not in CANVAS_BACKENDS:
+        return {}
+    return {**saved_codec_config(directory), **(overrides or {})}
+
+
 def saved_codec_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """The tokenizer options a checkpoint's video processor was saved with (``codec_config``), or ``{}``.
 

@@ -132,14 +132,14 @@ def trained_codec_config(dataset: Any) -> dict[str, Any]:
     videos the way the model saw its training videos. Options on which sources disagree are
     left out (each call must then choose).
     """
-    from ..options import TokenizeOptions
+    from ..options import CANVAS_BACKENDS, TokenizeOptions
 
     defaults = TokenizeOptions().as_dict()
     seen: list[dict[str, Any]] = []
     for source in dataset.sources:
         params = dataset.mixture.datasets[source.name].index.get("params", {})
         tokenize = params.get("tokenize", params)
-        if tokenize.get("backend") in ("codec", "fixed"):
+        if tokenize.get("backend") in CANVAS_BACKENDS:
             seen.append({k: v for k, v in tokenize.items()
                          if k in defaults and k not in PER_CALL_OPTIONS and v != defaults[k]})
     if not seen:

@@ -122,13 +122,10 @@ class OV2(lmms):
             raise VideoNotFoundError(f"pretrained={pretrained}: no such checkpoint directory (ov2 loads local files only)")
         if dtype is not None and str(dtype) not in DTYPES:
             raise InvalidOptionError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        codec_config = {}
-        if str(video_backend) in ("codec", "fixed"):
-            from ...model.loading import saved_codec_config
+        from ...model.loading import codec_config_for
 
-            codec_config = saved_codec_config(pretrained)
-            if candidates_per_group is not None:
-                codec_config["candidates_per_group"] = int(candidates_per_group)
+        overrides = {"candidates_per_group": int(candidates_per_group)} if candidates_per_group is not None else None
+        codec_config = codec_config_for(str(pretrained), str(video_backend), overrides)
         self.settings = backend.VideoSettings(str(video_backend), int(canvases), int(max_pixels), codec_config)
         self.settings.validate()  # bad budgets fail here, before the model is loaded
         self.timestamp_decimals = _decimals(timestamp_decimals)
