@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     video_options = {"video_backend": args.backend, "canvases": args.canvases}
     if args.max_pixels:
         video_options["max_pixels"] = args.max_pixels
-    if codec_config(args):
-        video_options["codec_config"] = {**(processor.video_processor.codec_config or {}), **codec_config(args)}
+    overrides = codec_config(args)
+    if overrides:
+        video_options["codec_config"] = {**(processor.video_processor.codec_config or {}), **overrides}
 
     def emit(piece: str) -> None:
         sys.stdout.write(piece)

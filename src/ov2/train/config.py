@@ -20,6 +20,7 @@ import yaml
 from transformers import TrainingArguments
 
 from ..errors import InvalidOptionError
+from ..options import CANVAS_BACKENDS
 
 MODULES = ("vision", "merger", "language_model")
 # Module name -> parameter-name prefixes of LlavaOnevision2ForConditionalGeneration.
@@ -63,7 +64,7 @@ class SourceConfig:
         if self.canvases is not None:
             if isinstance(self.canvases, bool) or not isinstance(self.canvases, int) or self.canvases < 1:
                 raise TrainConfigError(f"source {self.name!r}: canvases must be a positive integer, got {self.canvases!r}")
-            if self.backend in ("codec", "fixed") and self.canvases % 4:
+            if self.backend in CANVAS_BACKENDS and self.canvases % 4:
                 raise TrainConfigError(
                     f"source {self.name!r}: a {self.backend} budget must be a multiple of 4 (one I- and three "
                     f"P-canvases per group), got {self.canvases}"

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from ..errors import InvalidOptionError
 from .config import SourceConfig
+from .shards import tokenize_params
 
 
 class MixtureTrainDataset(Dataset):
@@ -52,8 +53,7 @@ def check_sources(sources: list[SourceConfig], datasets: dict[str, Any]) -> None
     """Each precomputed directory must hold what the config says (backend, budget) and be complete."""
     for s in sources:
         index = datasets[s.name].index
-        params = index.get("params", {})
-        tokenize = params.get("tokenize", params)
+        tokenize = tokenize_params(index)
         backend = tokenize.get("backend")
         canvases = tokenize.get("canvases")
         where = f"source {s.name!r} ({s.path})"

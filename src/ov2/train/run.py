@@ -133,12 +133,12 @@ def trained_codec_config(dataset: Any) -> dict[str, Any]:
     left out (each call must then choose).
     """
     from ..options import CANVAS_BACKENDS, TokenizeOptions
+    from .shards import tokenize_params
 
     defaults = TokenizeOptions().as_dict()
     seen: list[dict[str, Any]] = []
     for source in dataset.sources:
-        params = dataset.mixture.datasets[source.name].index.get("params", {})
-        tokenize = params.get("tokenize", params)
+        tokenize = tokenize_params(dataset.mixture.datasets[source.name].index)
         if tokenize.get("backend") in CANVAS_BACKENDS:
             seen.append({k: v for k, v in tokenize.items()
                          if k in defaults and k not in PER_CALL_OPTIONS and v != defaults[k]})

@@ -237,6 +237,12 @@ def load_index(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return doc
 
 
+def tokenize_params(index: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`ov2.tokenize` parameters a precomputed directory's ``index.json`` was written with."""
+    params = index.get("params", {})
+    return params.get("tokenize", params)
+
+
 class PrecomputedDataset:
     """Map-style and streaming access to a precomputed directory, in manifest order.
 
