@@ -1,12 +1,15 @@
 """Training throughput: packed vs padded batches of the same samples, with and without activation checkpointing.
 
-Four variants train on the same real precomputed samples (codec-stream video, uniformly
+Five variants train on the same real precomputed samples (codec-stream video, uniformly
 sampled video and images drawn by the recipe's 50 / 37.5 / 12.5 mixture), side by side in
 one run:
 
     packed  / padded   : ``Ov2DataCollator(packing=True)`` (samples packed into rows of at most
                          ``max_length`` tokens, per-sample position ids) vs ``packing=False``
-                         (one sample per row, right-padded to the longest, attention mask);
+                         (one sample per row, right-padded to the longest, no attention mask:
+                         causal attention alone is exact for the real tokens);
+    padded+mask        : the padded batches with an explicit 2-D attention mask (what padded batches
+                         carried before): SDPA then cannot take its ``is_causal`` kernel;
     ckpt off / ckpt on : the config's ``activation_checkpointing`` (every ViT block and decoder layer).
 
 Each variant runs in a fresh child process: it builds the model and the batches, then trains
@@ -66,9 +69,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                  vision=dict(hidden=768, layers=12, heads=12), text=dict(hidden=1024, layers=12, heads=16, kv=8),
                  vocab=32768),
 }
-# (name, packing, activation checkpointing), run in this order.
-VARIANTS = (("packed", True, False), ("padded", False, False), ("packed+ckpt", True, True),
-            ("padded+ckpt", False, True))
+# (name, packing, activation checkpointing, explicit padding mask), run in this order.
+VARIANTS = (("packed", True, False, False), ("padded", False, False, False), ("packed+ckpt", True, True, False),
+            ("padded+ckpt", False, True, False), ("padded+mask", False, False, True))
 
 
 # ----------------------------------------------------------------------------------- data
@@ -229,11 +232,11 @@ def _first(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return items[0]
 
 
-def run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], device: str, data: str,
+def run_variant(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str, Any], device: str, data: str,
                 attn: str | None, queue: Any) -> None:
     """Child-process body: build, collate, train ``(1 + repeats)`` passes, report through ``queue``."""
     try:
-        queue.put(_run_variant(name, packing, ckpt, cfg, device, Path(data), attn))
+        queue.put(_run_variant(name, packing, ckpt, mask, cfg, device, Path(data), attn))
     except torch.OutOfMemoryError as exc:  # a result too: this variant does not fit
         queue.put({"variant": name, "oom": True, "error": f"out of memory: {str(exc).splitlines()[0]}"})
     except BaseException as exc:  # report instead of hanging the parent on queue.get()
@@ -242,7 +245,7 @@ def run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], devic
         queue.put({"variant": name, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
 
 
-def _run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], device: str, data: Path,
+def _run_variant(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str, Any], device: str, data: Path,
                  attn: str | None) -> dict[str, Any]:
     import transformers
     from transformers.trainer_callback import PrinterCallback
@@ -260,6 +263,10 @@ def _run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], devi
     collator = Ov2DataCollator(processor, cfg["max_length"], packing=packing)
     started = time.perf_counter()
     batches = [collator(samples[i * cfg["batch"] : (i + 1) * cfg["batch"]]) for i in range(cfg["batches"])]
+    if mask:
+        for i, b in enumerate(batches):
+            rows = [len(collator.encode(s)) for s in samples[i * cfg["batch"] : (i + 1) * cfg["batch"]]]
+            b["attention_mask"] = (torch.arange(b["input_ids"].shape[1]) < torch.tensor(rows)[:, None]).long()
     collate_s = (time.perf_counter() - started) / len(batches)
     lengths = [len(e) for e in (collator.encode(s) for s in samples) if e is not None]
     if sum(collator.skipped.counts.values()):
@@ -328,11 +335,11 @@ def _run_variant(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], devi
 
 
 # ----------------------------------------------------------------------------------- main
-def run_child(name: str, packing: bool, ckpt: bool, cfg: dict[str, Any], device: str, data: Path,
+def run_child(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str, Any], device: str, data: Path,
               attn: str | None) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=run_variant, args=(name, packing, ckpt, cfg, device, str(data), attn, queue))
+    proc = ctx.Process(target=run_variant, args=(name, packing, ckpt, mask, cfg, device, str(data), attn, queue))
     proc.start()
     result = None
     while result is None:
@@ -370,8 +377,8 @@ def bench(device: str, cfg: dict[str, Any], data: Path, attn: str | None) -> dic
           f"1 warm-up + {cfg['repeats']} timed passes (median); time = "
           f"{'wall' if device == 'cuda' else 'child CPU time, %s torch thread(s)' % cfg.get('threads')}", flush=True)
     results: dict[str, dict[str, Any]] = {}
-    for name, packing, ckpt in VARIANTS:
-        r = run_child(name, packing, ckpt, cfg, device, data, attn)
+    for name, packing, ckpt, mask in VARIANTS:
+        r = run_child(name, packing, ckpt, mask, cfg, device, data, attn)
         results[name] = r
         if r.get("oom"):
             print(f"   {name:12s} {r['error']}", flush=True)
@@ -381,7 +388,7 @@ def bench(device: str, cfg: dict[str, Any], data: Path, attn: str | None) -> dic
               f"{r['seconds_per_step'] * 1000:8.1f} ms/step  {r['tokens_per_s']:9.1f} tok/s  "
               f"(wall {r['wall_seconds_per_step'] * 1000:.0f} ms/step)  "
               f"peak +{r['peak_bytes'] / 2**20:8.1f} MiB  loss1 {r['first_loss']:.5f}", flush=True)
-    pk, pd, pkc, pdc = (results[n] for n, _, _ in VARIANTS)
+    pk, pd, pkc, pdc, pdm = (results[v[0]] for v in VARIANTS)
     ratios = {
         "packed/padded tokens_per_s": ratio(pk, pd, "tokens_per_s"),
         "packed/padded tokens_per_s (ckpt)": ratio(pkc, pdc, "tokens_per_s"),
@@ -393,6 +400,7 @@ def bench(device: str, cfg: dict[str, Any], data: Path, attn: str | None) -> dic
         "ckpt/no-ckpt peak memory (padded)": ratio(pdc, pd, "peak_bytes"),
         "ckpt/no-ckpt tokens_per_s (packed)": ratio(pkc, pk, "tokens_per_s"),
         "ckpt/no-ckpt tokens_per_s (padded)": ratio(pdc, pd, "tokens_per_s"),
+        "padded/padded+mask tokens_per_s": ratio(pd, pdm, "tokens_per_s"),
     }
     losses = [r["first_loss"] for r in results.values() if not r.get("oom")]
     spread = (max(losses) - min(losses)) / max(abs(losses[0]), 1e-12)

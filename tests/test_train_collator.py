@@ -128,3 +128,26 @@ def grads_of_no_backward(model, batch):
     loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch["labels"][:, 1:], ignore_index=IGNORE,
                                              reduction="sum")
     return loss, int((batch["labels"][:, 1:] != IGNORE).sum()), None
+
+
+def test_padded_batches_need_no_attention_mask(tiny):
+    # Right padding comes after every real token, so causal attention alone gives each real token
+    # the logits it has alone and with an explicit padding mask (the mask only costs SDPA its fast kernel).
+    model, proc = tiny
+    model.eval()
+    samples = [video_sample("a", "[1.25, 2.5, 3.75]", seed=1), image_sample("b", "blue")]
+    collator = Ov2DataCollator(proc, 4096, packing=False)
+    batch = collator(samples)
+    lengths = [len(collator.encode(s)) for s in samples]
+    assert "attention_mask" not in batch and "position_ids" not in batch
+    assert int(batch["num_tokens"]) == sum(lengths) and batch["input_ids"].shape[1] == max(lengths) > min(lengths)
+    inputs = {k: v for k, v in batch.items() if k not in ("num_tokens", "labels")}
+    masked = {**inputs, "attention_mask": (torch.arange(max(lengths)) < torch.tensor(lengths)[:, None]).long()}
+    with torch.no_grad():
+        plain = model(**inputs).logits
+        with_mask = model(**masked).logits
+        alone = [model(**{k: v for k, v in collator([s]).items() if k not in ("num_tokens", "labels")}).logits[0]
+                 for s in samples]
+    for row, n in enumerate(lengths):
+        assert torch.allclose(plain[row, :n], with_mask[row, :n], atol=1e-5)
+        assert torch.allclose(plain[row, :n], alone[row], atol=1e-5)

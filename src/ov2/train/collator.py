@@ -11,7 +11,11 @@ a vision block is never cut. With ``packing`` the samples of a batch are packed 
 order into sequences of at most ``max_length`` tokens, with position ids restarting
 at 0 for every sample and no attention mask: transformers then builds a block-causal
 mask (SDPA / eager) or varlen ``cu_seqlens`` (flash attention) from the position ids,
-so attention never crosses samples. Without packing, samples are right-padded.
+so attention never crosses samples. Without packing, samples are right-padded and the
+batch carries no attention mask either: a real token attends only to earlier positions,
+which are all real, so causal attention alone is exact for every labelled token, and SDPA
+then takes its ``is_causal`` kernel instead of a materialised padding mask (about half the
+attention time on a CPU; benchmarks/train_step.py).
 """
 
 from __future__ import annotations
@@ -95,9 +99,9 @@ class Ov2DataCollator:
     """Processor per sample, assistant-only labels, overlong handling, then packing or right padding.
 
     Call it with a list of samples (objects with ``messages``, ``media``, ``kinds``,
-    ``source``, ``id``). Returns ``input_ids``, ``labels``, the visual tensors, and either
-    ``position_ids`` (packed) or ``attention_mask`` (padded), plus ``num_tokens`` (real
-    tokens in the batch; the trainer reads and removes it).
+    ``source``, ``id``). Returns ``input_ids``, ``labels``, the visual tensors,
+    ``position_ids`` when packed (no attention mask either way: see the module docstring),
+    and ``num_tokens`` (real tokens in the batch; the trainer reads and removes it).
     """
 
     def __init__(self, processor: Any, max_length: int, packing: bool = True, timestamp_decimals: int = 1,
@@ -166,7 +170,6 @@ class Ov2DataCollator:
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
         positions = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
         for r, row in enumerate(rows):
             at = 0
             for e in row:
@@ -174,15 +177,13 @@ class Ov2DataCollator:
                 ids[r, at : at + n] = torch.as_tensor(e.input_ids)
                 labels[r, at : at + n] = torch.as_tensor(e.labels)
                 positions[r, at : at + n] = torch.arange(n)  # restart at 0 for every packed sample
-                mask[r, at : at + n] = 1
                 at += n
             # Right padding forms its own segment (positions restart), so it never joins a sample.
             positions[r, at:] = torch.arange(width - at)
-        out: dict[str, torch.Tensor] = {"input_ids": ids, "labels": labels, "num_tokens": mask.sum()}
+        real = sum(len(e) for row in rows for e in row)
+        out: dict[str, torch.Tensor] = {"input_ids": ids, "labels": labels, "num_tokens": torch.tensor(real)}
         if self.packing:
             out["position_ids"] = positions
-        else:
-            out["attention_mask"] = mask
         parts = [e.visual for row in rows for e in row if e.visual]
         if parts:
             for key in VISUAL_KEYS:
