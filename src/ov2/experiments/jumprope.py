@@ -60,10 +60,10 @@ class Plan:
     height: int = 128
     duration: tuple[float, float] = (25.0, 35.0)
     regime: str = "long"
-    n_train: int = 200
+    n_train: int = 400
     n_val: int = 12
     n_test: int = 24
-    n_grounding_train: int = 40
+    n_grounding_train: int = 80
     n_grounding_test: int = 16
     steps: int = 1200
     arms: tuple[str, ...] = ARMS
@@ -86,8 +86,9 @@ class Plan:
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
-    """``quick``: one budget (8 canvases), a width-64 model, 1200 steps of 8, 24 candidate frames per group for
-    the canvas arms (~1,200-token codec samples instead of ~2,200): about 40 minutes on this 2-core CPU.
+    """``quick``: one budget (8 canvases), 400 + 80 training clips, a width-64 model, 1200 steps of 8, 24 candidate
+    frames per group for the canvas arms (~1,200-token codec samples instead of ~2,200): about 30 minutes on
+    this 2-core CPU.
 
     Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers, 2000 steps. The canvas arms
     were still improving at 800 steps (docs/experiments.md), hence the longer schedule. A 32-canvas codec
@@ -100,7 +101,7 @@ def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -
 
         gpu = torch.cuda.is_available()
         plan = Plan(quick=False, seed=seed, budgets=(8, 16, 32), seeds=(seed, seed + 1), grounding_budget=16,
-                    n_train=320, n_val=16, n_test=32, n_grounding_train=64, n_grounding_test=24, steps=2000,
+                    n_train=640, n_val=16, n_test=32, n_grounding_train=128, n_grounding_test=24, steps=2000,
                     workers=max(2, (os.cpu_count() or 2) - 2) if gpu else None, parallel=6 if gpu else 1,
                     train_overrides={"tiny_size": "128", "tiny_text_layers": 4, "max_length": 6144,
                                      "dataloader_num_workers": 2 if gpu else 0})
