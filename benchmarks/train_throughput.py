@@ -263,14 +263,14 @@ def _run_variant(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str
     collator = Ov2DataCollator(processor, cfg["max_length"], packing=packing)
     started = time.perf_counter()
     batches = [collator(samples[i * cfg["batch"] : (i + 1) * cfg["batch"]]) for i in range(cfg["batches"])]
-    if mask:
-        for i, b in enumerate(batches):
-            rows = [len(collator.encode(s)) for s in samples[i * cfg["batch"] : (i + 1) * cfg["batch"]]]
-            b["attention_mask"] = (torch.arange(b["input_ids"].shape[1]) < torch.tensor(rows)[:, None]).long()
     collate_s = (time.perf_counter() - started) / len(batches)
     lengths = [len(e) for e in (collator.encode(s) for s in samples) if e is not None]
     if sum(collator.skipped.counts.values()):
         raise RuntimeError(f"samples skipped ({dict(collator.skipped.counts)}): variants would not see the same data")
+    if mask:  # padded rows only (packing is False): row i of batch b holds sample b * batch + i
+        for i, b in enumerate(batches):
+            rows = torch.tensor(lengths[i * cfg["batch"] : (i + 1) * cfg["batch"]])
+            b["attention_mask"] = (torch.arange(b["input_ids"].shape[1]) < rows[:, None]).long()
     passes = 1 + cfg["repeats"]
     with tempfile.TemporaryDirectory() as out:
         args = build_config(cfg["preset"], {

@@ -87,8 +87,8 @@ class Plan:
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
     """``quick``: one budget (8 canvases), 400 + 80 training clips, a width-64 model, 1200 steps of 8, 24 candidate
-    frames per group for the canvas arms (~1,200-token codec samples instead of ~2,200): about 30 minutes on
-    this 2-core CPU.
+    frames per group for the canvas arms (~1,200-token codec samples instead of ~2,200): about 35 minutes on
+    this 2-core CPU (34.9 measured, seed 0).
 
     Full: budgets 8/16/32, two seeds, a width-128 model with 4 language layers, 2000 steps. The canvas arms
     were still improving at 800 steps (docs/experiments.md), hence the longer schedule. A 32-canvas codec

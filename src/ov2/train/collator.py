@@ -15,7 +15,7 @@ so attention never crosses samples. Without packing, samples are right-padded an
 batch carries no attention mask either: a real token attends only to earlier positions,
 which are all real, so causal attention alone is exact for every labelled token, and SDPA
 then takes its ``is_causal`` kernel instead of a materialised padding mask (about half the
-attention time on a CPU; benchmarks/train_step.py).
+attention time on a CPU; benchmarks/train_throughput.py).
 """
 
 from __future__ import annotations
