@@ -48,6 +48,25 @@ def test_experiment_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert json.loads((out / "results.json").read_text())["plan"]["seed"] == 3
 
 
+def test_n_seeds_sets_the_trained_seeds(tmp_path, monkeypatch):
+    import ov2.experiments.jumprope as jumprope
+
+    plans = []
+
+    def record_plan(self):  # stands in for the hour-long run: the test is about the plan the CLI builds
+        plans.append(self.plan)
+        (self.out / "results.md").write_text("")
+        return {"total_s": 0}
+
+    monkeypatch.setattr(jumprope.Experiment, "run", record_plan)
+    assert main(["experiment", "jumprope", "--out", str(tmp_path / "a"), "--seed", "5", "--n-seeds", "3"]) == 0
+    assert plans[-1].seeds == (5, 6, 7) and plans[-1].budgets == (8, 16, 32)
+    assert main(["experiment", "jumprope", "--out", str(tmp_path / "b"), "--quick", "--seed", "2"]) == 0
+    assert plans[-1].seeds == (2,)
+    assert main(["experiment", "jumprope", "--out", str(tmp_path / "c"), "--n-seeds", "0"]) != 0
+    assert not (tmp_path / "c").exists()
+
+
 def test_experiment_cli_help():
     with pytest.raises(SystemExit):
         main(["experiment", "jumprope", "--help"])

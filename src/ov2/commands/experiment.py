@@ -2,6 +2,7 @@
 
     ov2 experiment jumprope --out exp/ --quick              # one budget (8 canvases), sized for a 2-core CPU
     ov2 experiment jumprope --out exp/ --seed 7             # budgets 8/16/32, two seeds; uses a GPU when present
+    ov2 experiment jumprope --out exp/ --n-seeds 1          # the full plan with one seed (~25 min on one H100)
 
 Data, precompute, training, evaluation and the report are stages that resume after a kill;
 every ov2 command the experiment runs is appended to OUT/commands.sh. Results: OUT/results.md,
@@ -22,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jr.add_argument("--out", required=True, help="experiment directory (resumable)")
     jr.add_argument("--quick", action="store_true", help="one budget, sized for this CPU (see docs/experiments.md)")
     jr.add_argument("--seed", type=int, default=0, help="seed of the data splits and training (default 0)")
+    jr.add_argument("--n-seeds", type=int, default=None,
+                    help="train seeds S, S+1, ..., S+N-1 (default: 1 with --quick, 2 without)")
     jr.add_argument("--steps", type=int, default=None, help="override the plan's optimiser steps per run")
     jr.add_argument("--budgets", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
                     help="override the canvas budgets, e.g. 8,16")
@@ -39,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
     overrides = {}
     if args.steps is not None:
         overrides["steps"] = args.steps
+    if args.n_seeds is not None:
+        if args.n_seeds < 1:
+            raise InvalidOptionError(f"--n-seeds must be >= 1, got {args.n_seeds}")
+        overrides["seeds"] = tuple(range(args.seed, args.seed + args.n_seeds))
     if args.budgets is not None:
         overrides["budgets"] = args.budgets
         overrides["grounding_budget"] = args.budgets[0]
