@@ -233,3 +233,19 @@ def test_candidates_follow_the_budget():
     assert TokenizeOptions(canvases=128).candidates_for == 32  # never below the spec's 32
     assert TokenizeOptions(canvases=8, candidates_per_group=20).candidates_for == 20
     assert TokenizeOptions(canvases=8, candidates_total=64).candidates_for == 32
+
+
+def test_residual_percentile_by_counting_equals_selection():
+    # uint8 residuals take the counting path; it must pick the very value selection picks
+    from ov2.codec.saliency import _percentile95
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        high = int(rng.integers(1, 256))
+        a = rng.integers(0, high, size=(int(rng.integers(1, 60)), int(rng.integers(1, 60))), dtype=np.uint8)
+        sample = a.ravel()[::3].astype(np.float32)
+        k = int(0.95 * (len(sample) - 1))
+        assert _percentile95(a) == float(np.partition(sample, k)[k])
+    skewed = np.zeros((140, 252), dtype=np.uint8)
+    skewed[:, -20:] = 200  # 7.9 % of pixels high: the 95th percentile sits among them
+    assert _percentile95(skewed) == 200.0 and _percentile95(skewed[:, :-20]) == 0.0

@@ -30,10 +30,14 @@ BORDER_LUMA = 24  # rows/columns at the edge darker than this everywhere are let
 
 
 def _percentile95(x: np.ndarray) -> float:
-    # the 95th percentile of every 3rd pixel is as good an estimate and 3x cheaper
-    sample = x.ravel()[::3].astype(np.float32)
+    """The k-th smallest of every 3rd pixel, k = 95 % of the sample (as good an estimate as all pixels, 3x cheaper)."""
+    sample = x.ravel()[::3]
     k = int(0.95 * (len(sample) - 1))
-    return float(np.partition(sample, k)[k])
+    if sample.dtype == np.uint8:
+        # residuals are uint8 and mostly near zero; selection on such tie-heavy data is 5x slower
+        # than counting the 256 levels (0.15 vs 0.03 ms at 252x140), and the result is the same value
+        return float(np.searchsorted(np.cumsum(np.bincount(sample, minlength=256)), k + 1))
+    return float(np.partition(sample.astype(np.float32), k)[k])
 
 
 def saliency_map(luma: np.ndarray, previous: np.ndarray, field: np.ndarray) -> np.ndarray:
