@@ -169,21 +169,17 @@ class Ov2DataCollator:
         width = max(sum(len(e) for e in row) for row in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-        positions = torch.zeros((len(rows), width), dtype=torch.long)
         for r, row in enumerate(rows):
             at = 0
             for e in row:
                 n = len(e)
                 ids[r, at : at + n] = torch.as_tensor(e.input_ids)
                 labels[r, at : at + n] = torch.as_tensor(e.labels)
-                positions[r, at : at + n] = torch.arange(n)  # restart at 0 for every packed sample
                 at += n
-            # Right padding forms its own segment (positions restart), so it never joins a sample.
-            positions[r, at:] = torch.arange(width - at)
         real = sum(len(e) for row in rows for e in row)
         out: dict[str, torch.Tensor] = {"input_ids": ids, "labels": labels, "num_tokens": torch.tensor(real)}
-        if self.packing:
-            out["position_ids"] = positions
+        if self.packing:  # padded rows use none: causal attention with the model's own positions
+            out["position_ids"] = packed_positions(rows, width)
         parts = [e.visual for row in rows for e in row if e.visual]
         if parts:
             for key in VISUAL_KEYS:
@@ -202,3 +198,16 @@ def pack(samples: list[EncodedSample], max_length: int) -> list[list[EncodedSamp
         rows[-1].append(e)
         used += len(e)
     return rows
+
+
+def packed_positions(rows: list[list[EncodedSample]], width: int) -> torch.Tensor:
+    """Position ids of packed rows: restarting at 0 for every sample, so attention never crosses samples."""
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for e in row:
+            positions[r, at : at + len(e)] = torch.arange(len(e))
+            at += len(e)
+        # Right padding forms its own segment (positions restart), so it never joins a sample.
+        positions[r, at:] = torch.arange(width - at)
+    return positions
