@@ -35,7 +35,6 @@ import av
 import numpy as np
 
 import ov2
-from ov2.io.decode import thread_type_for
 from ov2.io.encode import VideoWriter
 from ov2.io.packets import read_packets
 from ov2.io.probe import probe
@@ -153,9 +152,12 @@ def main() -> None:
     clip = build_clip(work / name, single_slice=args.single_slice)
     info = probe(clip)
     packets = read_packets(clip)
+    segments = ov2.tokenize(clip, backend="codec", canvases=32).meta["decode_segments"]
+    how = (f"{segments} keyframe-aligned segments on single-threaded decoders in parallel" if segments > 1
+           else "one pass, thread_type=SLICE (exported vectors)")
     print(f"clip: {clip} ({info.codec} {info.width}x{info.height}, {info.duration:.1f} s, {info.frame_count} frames, "
-          f"{int(np.median(packets.slices))} slice(s) per picture, ov2 decodes with thread_type="
-          f"{thread_type_for(packets)}; built in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} CPUs")
+          f"{int(np.median(packets.slices))} slice(s) per picture, ov2's codec backend decodes {how}; "
+          f"built in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} CPUs")
     jobs = {
         "full decode, AUTO": lambda: decode_all(clip, "AUTO"),
         "full decode, SLICE": lambda: decode_all(clip, "SLICE"),

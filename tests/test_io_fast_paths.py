@@ -12,6 +12,7 @@ from ov2.io.frames import FrameConverter
 from ov2.io.motion import CELL, exported_field
 from ov2.io.packets import read_packets
 from ov2.samples import make_bursts_clip
+from video_helpers import remux_video
 
 
 def _kept_by_nonref_decode(path, packets) -> list[int]:
@@ -38,13 +39,7 @@ def test_reference_flags_of_a_real_clip_with_a_b_pyramid(bikes):
 
 
 def test_reference_flags_read_the_same_from_annex_b_framing(tmp_path, bikes):
-    raw = tmp_path / "bikes.h264"
-    with av.open(str(bikes)) as inp, av.open(str(raw), "w", format="h264") as out:
-        outs = out.add_stream_from_template(inp.streams.video[0])
-        for pkt in inp.demux(inp.streams.video[0]):
-            if pkt.dts is not None:
-                pkt.stream = outs
-                out.mux(pkt)
+    raw = remux_video(bikes, tmp_path / "bikes.h264", "h264")
 
     def in_decode_order(pk):
         marks = np.empty_like(pk.marked_reference)
@@ -128,3 +123,47 @@ def test_slices_per_picture_choose_the_decoder_threading(tmp_path):
     a, b = read_packets(sliced.path), read_packets(whole.path)
     assert np.median(a.slices) >= 2 and a.sliced and thread_type_for(a) == "SLICE"
     assert np.median(b.slices) == 1 and not b.sliced and thread_type_for(b) == "AUTO"  # frame threads
+
+
+class _FakeSideData:
+    def __init__(self, mv: np.ndarray) -> None:
+        self.mv = mv
+
+    def __len__(self) -> int:
+        return len(self.mv)
+
+    def to_ndarray(self) -> np.ndarray:
+        return self.mv
+
+
+class _FakeFrame:
+    """Just what exported_field reads: size and side data (not an av.VideoFrame, so its own side_data is used)."""
+
+    def __init__(self, mv: np.ndarray, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.side_data = {"MOTION_VECTORS": _FakeSideData(mv)}
+
+
+def test_motion_painting_of_partitions_larger_than_a_macroblock(bikes):
+    # codecs with 32x32 or 64x16 partitions take the multi-cell path; it must paint like vector by vector,
+    # including past-reference vectors winning over future ones where both cover a cell
+    with av.open(str(bikes)) as c:
+        s = c.streams.video[0]
+        s.codec_context.options = {"flags2": "+export_mvs"}
+        dtype = next(f.side_data["MOTION_VECTORS"].to_ndarray().dtype for f in c.decode(s)
+                     if "MOTION_VECTORS" in f.side_data)
+    rng = np.random.default_rng(3)
+    n = 300
+    mv = np.zeros(n, dtype=dtype)
+    shapes = np.array([(16, 16), (32, 32), (64, 16), (8, 8), (16, 64)])
+    pick = shapes[rng.integers(0, len(shapes), n)]
+    mv["w"], mv["h"] = pick[:, 0], pick[:, 1]
+    mv["dst_x"] = rng.integers(0, 320, n)
+    mv["dst_y"] = rng.integers(0, 176, n)
+    mv["source"] = rng.choice([-1, 1], n)
+    mv["motion_x"], mv["motion_y"] = rng.integers(-64, 64, n), rng.integers(-64, 64, n)
+    mv["motion_scale"] = 4
+    frame = _FakeFrame(mv, 320, 176)
+    fast, slow = exported_field(frame, 88, 160), _painted_one_by_one(frame, 88, 160)
+    assert fast.shape == slow.shape == (2, 88, 160)
+    assert np.allclose(fast, slow, atol=1e-5) and np.abs(fast).max() > 0

@@ -9,6 +9,7 @@ import pytest
 import ov2
 from ov2.io.encode import VideoWriter
 from ov2.samples import make_bursts_clip
+from video_helpers import remux_video
 
 FAMILIES = [
     # encoder, container, expected decoder name, expected motion source
@@ -115,13 +116,7 @@ def test_stream_starting_at_a_nonzero_pts(tmp_path):
 
 def test_raw_elementary_stream_without_timestamps(tmp_path):
     truth = make_bursts_clip(tmp_path / "a.mp4", duration=6.0, width=224, height=128, bursts=[(1.0, 2.0), (4.0, 5.0)])
-    raw = tmp_path / "a.h264"
-    with av.open(str(truth.path)) as inp, av.open(str(raw), "w", format="h264") as out:
-        outs = out.add_stream_from_template(inp.streams.video[0])
-        for pkt in inp.demux(inp.streams.video[0]):
-            if pkt.dts is not None:
-                pkt.stream = outs
-                out.mux(pkt)
+    raw = remux_video(truth.path, tmp_path / "a.h264", "h264")
     vi = ov2.tokenize(raw, canvases=8)
     assert vi.meta["video"]["frame_count"] == len(truth.times)
     assert vi.meta["video"]["duration"] == pytest.approx(6.0, abs=0.1)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -86,6 +87,29 @@ def open_source(path: str | Path, opts: TokenizeOptions) -> Source:
     src = Source(Path(path), info, packets, opts, start, end, frames, h, w, energy, profile)
     src.timings["packet_pass"] = time.perf_counter() - t0
     return src
+
+
+@contextmanager
+def frame_progress(src: Source) -> Iterator[Callable[[int], None]]:
+    """A thread-safe ``advance(n)`` for a tqdm bar of the window's frames (a no-op unless ``progress=True``).
+
+    Callers advance by the frames they have passed, skipped ones included; the
+    bar is filled when the block ends without error.
+    """
+    if not src.opts.progress:
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    lock = threading.Lock()
+    total = len(src.frames)
+    with tqdm(total=total, unit="frame", desc=f"tokenize {src.path.name}", leave=False) as bar:
+        def advance(n: int) -> None:
+            with lock:
+                bar.update(max(0, min(n, total - bar.n)))
+
+        yield advance
+        advance(total)
 
 
 def with_progress(items: Iterable[T], src: Source) -> Iterator[T]:

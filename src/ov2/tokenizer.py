@@ -27,8 +27,10 @@ def tokenize(path: str | os.PathLike[str], backend: str = "codec", canvases: int
     ``max_span_factor`` (3), ``valley_radius`` (3), ``candidates_per_group``
     (None: follow the budget, ``max(32, candidates_total / groups)``),
     ``candidates_total`` (256), ``w_bits`` (0.5), ``rank_lambda`` (0.35), ``peak_weight`` (0.35),
-    ``attenuation`` ("sqrt" | "linear"), ``threads`` (0 = auto),
-    ``progress`` (False). Raises :class:`ov2.VideoError` subclasses on bad
+    ``attenuation`` ("sqrt" | "linear"), ``threads`` (0 = one per core, at
+    most 8: the codec backends decode that many keyframe-aligned segments in
+    parallel, one single-threaded decoder each, else one decoder with that
+    many threads; 1 = one unthreaded pass), ``progress`` (False). Raises :class:`ov2.VideoError` subclasses on bad
     input or options.
     """
     t0 = time.perf_counter()

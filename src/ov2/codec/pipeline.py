@@ -1,22 +1,25 @@
 """The codec and fixed backends: groups -> candidates -> streaming decode -> saliency -> canvases.
 
-Frames are decoded once, in order; only candidate frames (at processed size)
-and their previous frames (as analysis-size luma) are converted, and only the
-current group's candidates are held, so memory follows the budget, not the
-video length.
+Frames are decoded once, in order within keyframe-aligned segments that are
+decoded in parallel; only candidate frames (at processed size) and their
+residual references (as analysis-size luma) are converted, and a group's
+candidates are held only until it is packed, so memory follows the budget and
+the number of segments, not the video length.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from ..io.decode import iter_frames
 from ..io.frames import FrameConverter
-from ..source import Source, with_progress
+from ..source import Source, frame_progress
 from ..visual_input import Group, Tokens
 from ..io.keyframes import keyframe_thumbnails
 from .candidates import pick_candidates, smooth_frame_energy
@@ -24,7 +27,8 @@ from .cuts import keyframes_to_check, scene_cuts, shot_ids
 from .groups import Span, adaptive_spans, equal_boundaries, spans_from_times
 from .layout import canvas_tokens, full_frame_tokens, paste_blocks
 from .packing import pack_group
-from .scoring import Candidate, FrameScorer, reference_frames
+from .scoring import Candidate, FrameScorer, FrameStore, reference_frames
+from .segments import Segment, decode_workers, split_segments
 
 MAX_IN_FLIGHT = 8  # decoded frames waiting for the scoring thread (bounds memory)
 
@@ -73,9 +77,13 @@ def plan_groups(src: Source, adaptive: bool, cuts: np.ndarray) -> tuple[list[Gro
 def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, list[Group], dict]:
     """Canvases, tokens, groups and backend facts for the codec (adaptive) or fixed backend.
 
-    The main thread decodes; a worker thread converts and scores the needed
-    frames in order (swscale, OpenCV and NumPy release the GIL, so on two cores
-    scoring overlaps decoding). At most ``MAX_IN_FLIGHT`` frames wait for it.
+    The window is decoded as keyframe-aligned segments in parallel (see
+    :mod:`.segments`), each by a single-threaded decoder that scores its own
+    frames. A window that cannot be split (one GOP, or ``threads=1``) is decoded
+    by one threaded decoder while a worker thread scores, at most
+    ``MAX_IN_FLIGHT`` frames behind. A group is packed by whichever thread
+    scores its last candidate; groups missing candidates (damaged streams) are
+    packed at the end with what they have.
     """
     opts = src.opts
     with src.timed("cuts"):
@@ -83,58 +91,143 @@ def run_codec(src: Source, adaptive: bool = True) -> tuple[np.ndarray, Tokens, l
     with src.timed("plan"):
         plans, fallback = plan_groups(src, adaptive, cuts)
     candidate_group = {int(i): g for g, p in enumerate(plans) for i in p.candidates}
-    ah, aw = src.analysis_size
-    scorer = FrameScorer(
-        FrameConverter(src.height, src.width, src.info.rotation, (ah, aw)),
-        reference_frames(candidate_group, src.packets),
-        source=src.info.planned_motion_source,
-        patch_size=opts.patch_size,
-        rotation=src.info.rotation,
-        hold=max((len(p.candidates) for p in plans), default=0),
-    )
-    canvases = np.zeros((opts.canvases, src.height, src.width, 3), dtype=np.uint8)
-    token_parts: list[Tokens] = []
-    groups: list[Group] = []
-    pending: deque[Future] = deque()
-    next_group = 0
-
-    def collect(limit: int) -> None:
-        while len(pending) > limit:
-            cand = pending.popleft().result()
-            if cand is not None:
-                plans[candidate_group[cand.index]].decoded.append(cand)
-
-    def finish(upto: int) -> None:
-        nonlocal next_group
-        # upto < 0 flushes every remaining group at the end of the stream
-        while next_group < len(plans) and (upto < 0 or upto > src.frames[plans[next_group].span.stop - 1]):
-            collect(0)
-            g = next_group
-            out = canvases[g * opts.images_per_group : (g + 1) * opts.images_per_group]
-            toks, grp = _assemble(src, g, plans[g], cuts, scorer.convert, out)
-            token_parts.append(toks)
-            groups.append(grp)
-            scorer.release(plans[g].decoded)
-            plans[g].decoded.clear()
-            next_group += 1
-
-    needed = scorer.needed
-    with src.timed("decode_and_score"), ThreadPoolExecutor(max_workers=1) as worker:
+    refs = reference_frames(candidate_group, src.packets)
+    segments = split_segments(src.packets, src.frames, refs, decode_workers(opts.threads))
+    with src.timed("decode_and_score"):
         try:
-            frames = iter_frames(src.path, src.packets, src.start, src.end, export_mvs=scorer.use_mvs,
-                                 threads=opts.threads, needed=needed)
-            for item in with_progress(frames, src):
-                finish(item.index)  # groups that ended before this frame can be packed now
-                if item.index in needed:
-                    pending.append(worker.submit(scorer.process, item.index, item.pts, item.frame))
-                    collect(MAX_IN_FLIGHT)
-            finish(-1)
-        finally:
-            for f in pending:
-                f.cancel()
-    facts = {"motion_source": scorer.motion_source, "motion_frames": scorer.stats, "fallback": fallback,
+            canvases, board, scorers = _decode_and_pack(src, plans, cuts, candidate_group, segments)
+        except SeekMissedError:  # the container could not seek to a segment's keyframe: decode in one pass
+            segments = split_segments(src.packets, src.frames, refs, 1)
+            canvases, board, scorers = _decode_and_pack(src, plans, cuts, candidate_group, segments)
+    stats = {k: sum(s.stats[k] for s in scorers) for k in ("exported", "estimated", "frame-difference")}
+    source = max(stats, key=lambda k: stats[k]) if any(stats.values()) else "none"
+    facts = {"motion_source": source, "motion_frames": stats, "fallback": fallback, "decode_segments": len(segments),
              "scene_cuts": [round(float(src.packets.pts[c]), 6) for c in cuts]}
-    return canvases, Tokens.concat(token_parts), groups, facts
+    tokens, groups = board.result()
+    return canvases, tokens, groups, facts
+
+
+class SeekMissedError(RuntimeError):
+    """A segment's decoder started after the keyframe it was sent to (inexact seeking)."""
+
+
+def _decode_and_pack(src: Source, plans: list[GroupPlan], cuts: np.ndarray, candidate_group: dict[int, int],
+                     segments: list[Segment]) -> tuple[np.ndarray, "_GroupBoard", list[FrameScorer]]:
+    """Decode the segments (in parallel when several), score their frames and pack every group."""
+    opts = src.opts
+    h, w = FrameConverter(src.height, src.width, src.info.rotation).coded_hw
+    hold = max((len(p.candidates) for p in plans), default=0)
+    store = FrameStore((h * 3 // 2, w), hold * min(len(segments) + 1, len(plans)))  # groups in flight at once
+    scorers = [FrameScorer(FrameConverter(src.height, src.width, src.info.rotation, src.analysis_size), seg.refs,
+                           source=src.info.planned_motion_source, patch_size=opts.patch_size,
+                           rotation=src.info.rotation, store=store, candidates=candidate_group)
+               for seg in segments]
+    for plan in plans:
+        plan.decoded.clear()
+    canvases = np.zeros((opts.canvases, src.height, src.width, 3), dtype=np.uint8)
+    board = _GroupBoard(src, plans, cuts, canvases, store)
+    stop = threading.Event()
+    with frame_progress(src) as advance:
+        if len(segments) == 1:
+            with ThreadPoolExecutor(max_workers=1) as helper:
+                _decode_segment(src, segments[0], scorers[0], board, candidate_group, opts.threads, stop, advance,
+                                helper)
+        elif segments:
+            with ThreadPoolExecutor(max_workers=len(segments)) as pool:
+                futures = [pool.submit(_decode_segment, src, seg, scorer, board, candidate_group, 1, stop, advance)
+                           for seg, scorer in zip(segments, scorers)]
+                try:
+                    wait(futures, return_when=FIRST_EXCEPTION)
+                finally:
+                    stop.set()  # a failed segment (or an interrupt) stops the others at their next frame
+                for f in futures:
+                    f.result()
+    convert = scorers[0].convert if scorers else FrameConverter(src.height, src.width, src.info.rotation)
+    board.pack_remaining(convert)
+    return canvases, board, scorers
+
+
+def _decode_segment(src: Source, seg: Segment, scorer: FrameScorer, board: "_GroupBoard",
+                    candidate_group: dict[int, int], threads: int, stop: threading.Event,
+                    advance: Callable[[int], None], helper: ThreadPoolExecutor | None = None) -> None:
+    """Decode one segment and score its needed frames: inline, or on ``helper`` (at most MAX_IN_FLIGHT behind)."""
+    packets = src.packets
+    start = src.start if seg.first == src.frames[0] else float(packets.pts[seg.first])
+    end = src.end if seg.last + 1 >= packets.frame_count else min(src.end, float(packets.pts[seg.last + 1]))
+    needed = scorer.needed
+
+    def score(index: int, pts: float, frame) -> None:
+        cand = scorer.process(index, pts, frame)
+        if cand is not None:
+            board.add(candidate_group[cand.index], cand, scorer.convert)
+
+    pending: deque[Future] = deque()
+    first_seen = None
+    passed = seg.first - 1  # progress: frames of the window this segment has decoded or skipped
+    try:
+        for item in iter_frames(src.path, packets, start, end, export_mvs=scorer.use_mvs, threads=threads,
+                                needed=needed):
+            if stop.is_set():
+                return
+            if first_seen is None:
+                first_seen = item.index
+                if seg.first != src.frames[0] and first_seen > seg.first:
+                    raise SeekMissedError(f"{src.path}: decoding from frame {seg.first} started at {first_seen}")
+            advance(item.index - passed)
+            passed = max(passed, item.index)
+            if item.index not in needed:
+                continue
+            if helper is None:
+                score(item.index, item.pts, item.frame)
+                continue
+            pending.append(helper.submit(score, item.index, item.pts, item.frame))
+            while len(pending) > MAX_IN_FLIGHT:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+        if first_seen is None and seg.first != src.frames[0]:
+            raise SeekMissedError(f"{src.path}: decoding from frame {seg.first} yielded nothing")
+    finally:
+        for f in pending:
+            f.cancel()
+
+
+class _GroupBoard:
+    """Scored candidates per group; a group is packed into its canvases once all its candidates are in."""
+
+    def __init__(self, src: Source, plans: list[GroupPlan], cuts: np.ndarray, canvases: np.ndarray,
+                 store: FrameStore) -> None:
+        self.src, self.plans, self.cuts, self.canvases, self.store = src, plans, cuts, canvases, store
+        self.remaining = [len(set(p.candidates.tolist())) for p in plans]
+        self.packed: dict[int, tuple[Tokens, Group]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, g: int, cand: Candidate, convert: FrameConverter) -> None:
+        with self.lock:
+            self.plans[g].decoded.append(cand)
+            self.remaining[g] -= 1
+            ready = self.remaining[g] == 0
+        if ready:
+            self._pack(g, convert)
+
+    def pack_remaining(self, convert: FrameConverter) -> None:
+        """Pack the groups some of whose candidates were never decoded (damaged or truncated streams)."""
+        for g in range(len(self.plans)):
+            if g not in self.packed:
+                self._pack(g, convert)
+
+    def _pack(self, g: int, convert: FrameConverter) -> None:
+        k = self.src.opts.images_per_group
+        out = self.canvases[g * k : (g + 1) * k]
+        packed = _assemble(self.src, g, self.plans[g], self.cuts, convert, out)
+        self.store.release_all(self.plans[g].decoded)
+        self.plans[g].decoded.clear()
+        with self.lock:
+            self.packed[g] = packed
+
+    def result(self) -> tuple[Tokens, list[Group]]:
+        order = sorted(self.packed)
+        return Tokens.concat([self.packed[g][0] for g in order]), [self.packed[g][1] for g in order]
 
 
 def _assemble(src: Source, g: int, plan: GroupPlan, cuts: np.ndarray, convert: FrameConverter,

@@ -37,7 +37,31 @@ def _percentile95(x: np.ndarray) -> float:
         # residuals are uint8 and mostly near zero; selection on such tie-heavy data is 5x slower
         # than counting the 256 levels (0.15 vs 0.03 ms at 252x140), and the result is the same value
         return float(np.searchsorted(np.cumsum(np.bincount(sample, minlength=256)), k + 1))
-    return float(np.partition(sample.astype(np.float32, copy=False), k)[k])  # partition copies already
+    # a full sort picks the same k-th value as np.partition and, with NumPy's SIMD sorts
+    # (x86-simd-sort, Highway VQSort), is ~10x faster on these 12k tie-heavy floats (0.007 vs 0.08 ms)
+    return float(np.sort(sample)[k])
+
+
+def _median_vector(field: np.ndarray) -> tuple[float, float]:
+    """np.median of each motion component over every 3rd pixel, by sorting (same values, see _percentile95)."""
+    ordered = np.sort(field.reshape(2, -1)[:, ::3], axis=1)
+    n = ordered.shape[1]
+    mid = ordered[:, n // 2] if n % 2 else np.mean(ordered[:, n // 2 - 1 : n // 2 + 1], axis=1)
+    return float(mid[0]), float(mid[1])
+
+
+def _magnitude(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """sqrt(dx^2 + dy^2), overwriting ``dx`` and ``dy``.
+
+    Not cv2.magnitude: its SIMD and scalar paths round differently and which
+    one an element takes depends on the arrays' memory alignment, so the same
+    field gave scores 1 ulp apart from run to run (and, at near-ties, other
+    canvases). NumPy rounds each elementwise step exactly, whatever the path.
+    """
+    np.multiply(dx, dx, out=dx)
+    np.multiply(dy, dy, out=dy)
+    np.add(dx, dy, out=dx)
+    return np.sqrt(dx, out=dx)
 
 
 def saliency_map(luma: np.ndarray, previous: np.ndarray, field: np.ndarray) -> np.ndarray:
@@ -47,8 +71,8 @@ def saliency_map(luma: np.ndarray, previous: np.ndarray, field: np.ndarray) -> n
     [0, 1]; both halves are folded into one scale factor each.
     """
     # camera motion: the median vector, estimated on every 3rd pixel (as good, and cheaper)
-    mx, my = np.median(field.reshape(2, -1)[:, ::3], axis=1)
-    m = cv2.magnitude(field[0] - np.float32(mx), field[1] - np.float32(my))
+    mx, my = _median_vector(field)
+    m = _magnitude(field[0] - np.float32(mx), field[1] - np.float32(my))
     r = cv2.absdiff(luma, compensate(previous, field))
     m *= np.float32(0.5 / max(_percentile95(m), MOTION_FLOOR))
     np.minimum(m, 0.5, out=m)

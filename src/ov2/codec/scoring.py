@@ -8,7 +8,6 @@ it is only a reference). Calls must come in presentation order.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,10 +54,10 @@ class FrameStore:
         self.data[slot] = array
         return self.data[slot], slot
 
-    def release(self, slot: int) -> None:
-        if slot >= 0:
-            with self.lock:
-                self.free.append(slot)
+    def release_all(self, candidates: Iterable["Candidate"]) -> None:
+        """Give the candidates' slots back once their group is packed."""
+        with self.lock:
+            self.free.extend(c.slot for c in candidates if c.slot >= 0)
 
 
 def reference_frames(candidates: Iterable[int], packets: PacketTable) -> dict[int, tuple[int, float]]:
@@ -92,18 +91,19 @@ def reference_frames(candidates: Iterable[int], packets: PacketTable) -> dict[in
     return out
 
 
-GC_EVERY = 8  # candidates between collections of frames kept by PyAV's side-data cycle
-
-
 class FrameScorer:
     """Per-video scoring state; :meth:`process` takes the needed frames in presentation order."""
 
     def __init__(self, convert: FrameConverter, refs: dict[int, tuple[int, float]], source: str,
-                 patch_size: int, rotation: int, hold: int = 0) -> None:
+                 patch_size: int, rotation: int, store: FrameStore | None = None,
+                 candidates: Iterable[int] = ()) -> None:
         self.convert = convert
         h, w = convert.coded_hw
-        self.store = FrameStore((h * 3 // 2, w), hold)  # ``hold``: the most candidates held at once
+        self.store = store if store is not None else FrameStore((h * 3 // 2, w), 0)  # candidates wait here
         self.ref_of = {c: r for c, (r, _) in refs.items()}
+        # frames whose luma comes from their I420 (candidates, here or in another segment): a reference
+        # must have the same luma whichever segment converts it
+        self.via_yuv = set(self.ref_of) | set(candidates)
         self.vector_scale = {c: scale for c, (_, scale) in refs.items()}
         self.last_user: dict[int, int] = {}
         for c, r in self.ref_of.items():
@@ -115,7 +115,6 @@ class FrameScorer:
         self.flow = FlowEstimator()
         self.ref_luma: dict[int, np.ndarray] = {}  # luma of reference frames a later candidate still needs
         self.stats = {"exported": 0, "estimated": 0, "frame-difference": 0}
-        self._since_gc = 0
 
     @property
     def needed(self) -> set[int]:
@@ -127,10 +126,8 @@ class FrameScorer:
         is_cand, is_ref = index in self.ref_of, index in self.last_user
         if not (is_cand or is_ref):
             return None
-        if self.use_mvs and is_cand:
-            self._collect_frames()
-        yuv = self.convert.yuv(frame) if is_cand else None
-        luma = self.convert.luma_of(yuv) if is_cand else self.convert.luma(frame)
+        yuv = self.convert.yuv(frame) if index in self.via_yuv else None
+        luma = self.convert.luma(frame) if yuv is None else self.convert.luma_of(yuv)
         if is_ref:
             self.ref_luma[index] = luma
         if not is_cand:
@@ -154,27 +151,3 @@ class FrameScorer:
             del self.ref_luma[r]
         stored, slot = self.store.put(yuv)
         return Candidate(index, pts, stored, scores, bad, slot)
-
-    def _collect_frames(self) -> None:
-        """Free the decoded frames whose motion vectors were read.
-
-        Reading ``frame.side_data`` makes a reference cycle in PyAV (the frame
-        caches a container that points back to it), so each such frame (1.9 MB
-        at 720p) waits for the cyclic garbage collector, which a loop making
-        few Python objects rarely triggers: a 15-minute clip at 8 canvases
-        grew by ~120 MB. A young-generation collection every few candidates
-        frees them; the frames still in use are few.
-        """
-        self._since_gc += 1
-        if self._since_gc >= GC_EVERY:
-            self._since_gc = 0
-            gc.collect(1)
-
-    def release(self, candidates: Iterable[Candidate]) -> None:
-        """Give the candidates' slots back once their group is packed."""
-        for c in candidates:
-            self.store.release(c.slot)
-
-    @property
-    def motion_source(self) -> str:
-        return max(self.stats, key=lambda k: self.stats[k]) if any(self.stats.values()) else "none"

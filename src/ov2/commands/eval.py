@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--tau", type=float, default=0.1, help="time tolerance in seconds (default 0.1)")
     ev.add_argument("--limit", type=int, default=None, help="only the first K clips")
     ev.add_argument("--threads", type=int, default=None,
-                    help="decoder threads passed to the tokenizer (default: its own; 1 = no FFmpeg threading)")
+                    help="decoding threads per video for the tokenizer (default: one per core; 1 = one unthreaded pass)")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.set_defaults(func=_evidence)
 

@@ -65,10 +65,10 @@ def iter_frames(
     with open_video(path) as (container, stream):
         if export_mvs:
             stream.codec_context.options = {"flags2": "+export_mvs"}
-        # Frame threads with exported motion vectors made tokenizing irreproducible while the scoring
-        # thread ran beside the decoder (bikes.mp4: different canvases run to run; exact with slice
-        # threads, or with scoring on the decoding thread). The cause inside FFmpeg/PyAV was not
-        # pinned down, so streams whose vectors are exported decode with slice threads.
+        # With frame threads FFmpeg exports different motion vectors run to run for the same stream
+        # (bikes.mp4: those of 210 of 250 frames differed between two decodes; the pixels never did),
+        # so streams whose vectors are exported decode with slice threads (or, in the codec backend,
+        # as keyframe-aligned segments on single-threaded decoders in parallel: codec/segments.py).
         stream.thread_type = THREAD_TYPE or ("SLICE" if export_mvs else thread_type_for(packets))
         stream.codec_context.thread_count = threads
         tb = float(stream.time_base) if stream.time_base else None

@@ -10,7 +10,10 @@ references are scaled straight to analysis-size luma.
 
 A :class:`FrameConverter` keeps one swscale context per output kind: PyAV's
 ``frame.reformat`` builds a fresh context on every call, which costs more than
-the conversion itself at these sizes.
+the conversion itself at these sizes. Conversions run on the calling thread
+(``threads=1``): PyAV 17+ by default splits each small frame over a thread per
+core, which costs ~15 % more CPU and, while the decoder's own threads hold the
+cores, makes both wait on each other (same output either way).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import av
 import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
+
+# swscale on the calling thread; PyAV >= 17 otherwise splits each conversion over a thread per core
+_ONE_THREAD = {"threads": 1} if int(av.__version__.split(".")[0]) >= 17 else {}  # older PyAV: always one
 
 # I420 luma is limited range (16-235); analysis luma is full range like swscale's "gray".
 _LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
@@ -44,7 +50,8 @@ class FrameConverter:
     def yuv(self, frame: av.VideoFrame) -> np.ndarray:
         """uint8 I420 planes ``[h * 3 / 2, w]`` at the processed size, coded orientation, area filter."""
         h, w = self.coded_hw
-        return self._yuv.reformat(frame, width=w, height=h, format="yuv420p", interpolation="AREA").to_ndarray()
+        return self._yuv.reformat(frame, width=w, height=h, format="yuv420p", interpolation="AREA",
+                                  **_ONE_THREAD).to_ndarray()
 
     def rgb_of(self, yuv: np.ndarray) -> np.ndarray:
         """uint8 [height, width, 3] RGB of an I420 array from :meth:`yuv`, rotated upright."""
@@ -65,7 +72,8 @@ class FrameConverter:
         if self.luma_hw is None:
             raise ValueError("this FrameConverter was built without luma_hw")
         h, w = self.luma_hw
-        out = self._luma.reformat(frame, width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
+        out = self._luma.reformat(frame, width=w, height=h, format="gray", interpolation="AREA",
+                                  **_ONE_THREAD).to_ndarray()
         return np.ascontiguousarray(out)
 
 

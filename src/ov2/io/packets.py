@@ -31,6 +31,7 @@ class PacketTable:
     marked_reference: np.ndarray | None = None  # int8 per frame from NAL headers: 1 ref, 0 not, -1 unknown
     decode_order: np.ndarray | None = None  # int64: position of each frame's packet in decode order
     slices: np.ndarray | None = None  # int16 per frame: slice NAL units in its packet (0 = unknown)
+    timestamped: bool = True  # every packet carried a timestamp (else decode order stands in for time)
 
     @property
     def sliced(self) -> bool:
@@ -123,11 +124,13 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
     prefix = length_size(codec, bytes(stream.codec_context.extradata or b""))
     truncated = False
     decode_index = 0
+    timestamped = True
     try:
         for packet in container.demux(stream):
             if packet.size == 0:  # flush packet
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
+            timestamped = timestamped and ts is not None
             # Elementary streams without timestamps: fall back to decode order at the nominal rate.
             pts.append(ts * tb if ts is not None else decode_index / fps)
             size.append(packet.size)
@@ -161,4 +164,5 @@ def _read(container: av.container.InputContainer, stream: av.video.stream.VideoS
         marked_reference=np.asarray(marked, dtype=np.int8)[order],
         decode_order=order.astype(np.int64),
         slices=np.asarray(slices, dtype=np.int16)[order],
+        timestamped=timestamped,
     )
