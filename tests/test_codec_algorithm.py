@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ov2.codec.bitcost import bitcost_profile, packet_energy
-from ov2.codec.candidates import pick_candidates
+from ov2.codec.candidates import pick_candidates, share_candidates
 from ov2.codec.groups import _exact, scan_boundaries, spans_from_times
 from ov2.codec.packing import attenuate, pack_group
 from ov2.io.packets import PacketTable
@@ -75,6 +75,18 @@ def test_candidates_concentrate_on_a_burst_and_spread_on_flat_groups():
     flat = pick_candidates(np.ones(200), 10)
     assert np.allclose(np.diff(flat), 20, atol=1)
     assert np.array_equal(pick_candidates(np.ones(5), 32), np.arange(5))
+
+
+def test_many_groups_share_candidates_by_energy_and_length():
+    # 8 groups at the spec's 32: 256 in all; a long group with a burst gets most, quiet short ones the floor
+    energy = np.array([1200.0, 1300.0, 500.0, 1600.0, 650.0, 0.0, 800.0, 450.0])
+    frames = np.array([195, 285, 150, 120, 90, 80, 54, 171])
+    counts = share_candidates(energy, frames, 32)
+    assert counts.sum() == 256 and counts.min() >= 8 and counts[5] == 8  # no energy: the floor only
+    w = np.sqrt(energy * frames)
+    assert np.argmax(counts) == np.argmax(w) and np.all(np.diff(counts[np.argsort(w)]) >= 0)  # order follows w
+    assert np.array_equal(share_candidates(np.zeros(4), np.full(4, 100), 32), np.full(4, 32))  # no energy: equal
+    assert share_candidates(np.array([1.0, 100.0]), np.array([300, 20]), 32).tolist() == [44, 20]  # capped by frames
 
 
 def test_attenuation_divides_by_the_rank():

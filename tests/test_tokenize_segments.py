@@ -49,6 +49,15 @@ def test_segmented_decoding_gives_the_tokens_of_one_pass(bikes, backend):
     assert one.meta["motion_frames"] == three.meta["motion_frames"]
 
 
+def test_a_window_is_split_inside_itself(bikes):
+    # keyframes at 1.2, 3.0, 5.5, 7.5 s: in [1.3, 9.1) only those 2 s from both ends may start a segment
+    one = ov2.tokenize(bikes, canvases=8, threads=1, start=1.3, end=9.1)
+    vi = ov2.tokenize(bikes, canvases=8, threads=3, start=1.3, end=9.1)
+    assert vi.meta["decode_segments"] == 2 and _same(one, vi)
+    t = vi.tokens.time[vi.tokens.valid]
+    assert t.min() >= 1.3 - 1e-6 and t.max() < 9.1
+
+
 def test_inexact_seeking_falls_back_to_one_pass(bikes, monkeypatch):
     # a container that lands after the keyframe it was sent to (MPEG-TS can) loses frames: detect and redo
     one = ov2.tokenize(bikes, canvases=16, threads=1)

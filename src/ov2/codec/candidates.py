@@ -3,6 +3,8 @@
 A burst inside a long quiet group gets nearly all of the group's candidates; a
 flat group gets them evenly. Frames are drawn by systematic sampling of the
 cumulative energy (plus a small floor so quiet frames are not impossible).
+When groups are many, how many candidates each group gets follows its energy
+and length (:func:`share_candidates`).
 """
 
 from __future__ import annotations
@@ -58,3 +60,27 @@ def _offsets(n: int):
     for d in range(1, n):
         yield d
         yield -d
+
+
+def share_candidates(energy: np.ndarray, frames: np.ndarray, per_group: int) -> np.ndarray:
+    """Candidates per group when groups are many: ``per_group`` x groups in all, shared by sqrt(energy x frames).
+
+    Each group keeps a quarter of ``per_group``; the rest goes in proportion to
+    the geometric mean of its energy and its length, so a long group holding a
+    burst gets more candidates than a short quiet one, without a single strong
+    burst taking them all. No group gets more than its frames; what a full
+    group cannot take goes to the others, by the same weights.
+    """
+    frames = np.asarray(frames, dtype=np.int64)
+    w = np.sqrt(np.maximum(np.asarray(energy, dtype=np.float64), 0.0) * frames)
+    counts = np.minimum(max(1, per_group // 4), frames)
+    total = min(per_group * len(frames), int(frames.sum()))
+    while counts.sum() < total:
+        room = counts < frames
+        weights = np.where(room, w, 0.0) if w[room].sum() > 0 else room.astype(np.float64)
+        extra = (total - counts.sum()) * weights / weights.sum()
+        add = np.floor(extra).astype(np.int64)
+        rest = int(total - counts.sum() - add.sum())
+        add[np.argsort(-(extra - add), kind="stable")[:rest]] += 1  # largest remainders
+        counts = np.minimum(counts + add, frames)
+    return counts

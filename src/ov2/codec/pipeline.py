@@ -18,11 +18,12 @@ from typing import Callable
 import numpy as np
 
 from ..io.decode import iter_frames
+from ..options import MIN_CANDIDATES
 from ..io.frames import FrameConverter
 from ..source import Source, frame_progress
 from ..visual_input import Group, Tokens
 from ..io.keyframes import keyframe_thumbnails
-from .candidates import pick_candidates, smooth_frame_energy
+from .candidates import pick_candidates, share_candidates, smooth_frame_energy
 from .cuts import keyframes_to_check, scene_cuts, shot_ids
 from .groups import Span, adaptive_spans, equal_boundaries, spans_from_times
 from .layout import canvas_tokens, full_frame_tokens, paste_blocks
@@ -67,9 +68,16 @@ def plan_groups(src: Source, adaptive: bool, cuts: np.ndarray) -> tuple[list[Gro
                                opts.valley_radius, opts.valley_band, [float(src.packets.pts[c]) for c in cuts])
     else:
         spans = spans_from_times(pts, e_frame, src.start, src.end, equal_boundaries(src.start, src.end, groups), groups)
+    per_group = opts.candidates_for
+    lengths = np.array([s.stop - s.first for s in spans])
+    if opts.candidates_per_group is None and per_group <= MIN_CANDIDATES:
+        # many groups, each at the spec's 32: share the window's candidates by where the action is (ours)
+        counts = share_candidates(np.array([e_frame[s.first : s.stop].sum() for s in spans]), lengths, per_group)
+    else:
+        counts = np.minimum(per_group, lengths)
     plans = []
-    for span in spans:
-        local = pick_candidates(e_frame[span.first : span.stop], opts.candidates_for)
+    for span, count in zip(spans, counts):
+        local = pick_candidates(e_frame[span.first : span.stop], int(count))
         plans.append(GroupPlan(span, src.frames[span.first + local]))
     return plans, fallback
 

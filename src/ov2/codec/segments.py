@@ -64,15 +64,17 @@ def split_segments(packets: PacketTable, frames: np.ndarray, refs: dict[int, tup
     starts = [first]
     if workers > 1 and len(frames) > 1 and packets.timestamped and not packets.truncated:
         keys = frames[1:][packets.key[frames[1:]]]
-        if len(keys):
-            work = np.cumsum(packets.size[frames].astype(np.float64))
-            at_key = work[np.searchsorted(frames, keys)] - packets.size[keys]  # bytes before each keyframe
-            min_gap = MIN_SEGMENT_SECONDS
-            for i in range(1, workers):
-                k = int(keys[np.argmin(np.abs(at_key - work[-1] * i / workers))])
-                if packets.pts[k] - packets.pts[starts[-1]] >= min_gap and packets.pts[frames[-1]] - packets.pts[k] >= min_gap:
-                    starts.append(k)
-            starts = sorted(set(starts))
+        t0, t1 = packets.pts[first], packets.pts[frames[-1]]
+        keys = keys[(packets.pts[keys] - t0 >= MIN_SEGMENT_SECONDS) & (t1 - packets.pts[keys] >= MIN_SEGMENT_SECONDS)]
+        work = np.cumsum(packets.size[frames].astype(np.float64))
+        at_key = work[np.searchsorted(frames, keys)] - packets.size[keys]  # bytes before each keyframe
+        for i in range(1, workers):
+            # the keyframe nearest this share of the bytes, at least MIN_SEGMENT_SECONDS after the last cut
+            ok = packets.pts[keys] - packets.pts[starts[-1]] >= MIN_SEGMENT_SECONDS
+            if not ok.any():
+                break
+            k = int(keys[ok][np.argmin(np.abs(at_key[ok] - work[-1] * i / workers))])
+            starts.append(k)
     segments = [Segment(s, {}) for s in starts]
     bounds = np.asarray(starts)
     for c, (r, scale) in refs.items():
