@@ -123,13 +123,13 @@ def _decode_and_pack(src: Source, plans: list[GroupPlan], cuts: np.ndarray, cand
                      segments: list[Segment]) -> tuple[np.ndarray, "_GroupBoard", list[FrameScorer]]:
     """Decode the segments (in parallel when several), score their frames and pack every group."""
     opts = src.opts
-    h, w = FrameConverter(src.height, src.width, src.info.rotation).coded_hw
+    converters = [FrameConverter(src.height, src.width, src.info.rotation, src.analysis_size) for _ in segments]
+    h, w = converters[0].coded_hw if converters else (0, 0)  # no segment: nothing to hold
     hold = max((len(p.candidates) for p in plans), default=0)
     store = FrameStore((h * 3 // 2, w), hold * min(len(segments) + 1, len(plans)))  # groups in flight at once
-    scorers = [FrameScorer(FrameConverter(src.height, src.width, src.info.rotation, src.analysis_size), seg.refs,
-                           source=src.info.planned_motion_source, patch_size=opts.patch_size,
+    scorers = [FrameScorer(convert, seg.refs, source=src.info.planned_motion_source, patch_size=opts.patch_size,
                            rotation=src.info.rotation, store=store, candidates=candidate_group)
-               for seg in segments]
+               for convert, seg in zip(converters, segments)]
     for plan in plans:
         plan.decoded.clear()
     canvases = np.zeros((opts.canvases, src.height, src.width, 3), dtype=np.uint8)

@@ -32,13 +32,12 @@ MIN_SEGMENT_SECONDS = 2.0  # shorter segments cost more in decoder start-up than
 @dataclass
 class Segment:
     first: int  # frame index where decoding starts (a keyframe, or the window's first frame)
-    refs: dict[int, tuple[int, float]]  # its candidates -> (residual reference, vector scale)
-    needed: set[int] = field(default_factory=set)  # its candidates and their references
+    refs: dict[int, tuple[int, float]] = field(default_factory=dict)  # its candidates -> (reference, vector scale)
 
     @property
     def last(self) -> int:
-        """The last frame this segment must yield."""
-        return max(self.needed)
+        """The last frame this segment must yield: its last candidate (references come before candidates)."""
+        return max(self.refs)
 
 
 def decode_workers(threads: int) -> int:
@@ -75,12 +74,10 @@ def split_segments(packets: PacketTable, frames: np.ndarray, refs: dict[int, tup
                 break
             k = int(keys[ok][np.argmin(np.abs(at_key[ok] - work[-1] * i / workers))])
             starts.append(k)
-    segments = [Segment(s, {}) for s in starts]
+    segments = [Segment(s) for s in starts]
     bounds = np.asarray(starts)
     for c, (r, scale) in refs.items():
         # the segment holding the residual reference (or the first one, for references before the window)
         s = max(int(np.searchsorted(bounds, max(r, first), side="right")) - 1, 0)
         segments[s].refs[c] = (r, scale)
-    for seg in segments:
-        seg.needed = set(seg.refs) | {r for r, _ in seg.refs.values() if r >= seg.first}
     return [seg for seg in segments if seg.refs]
