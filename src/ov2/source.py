@@ -113,13 +113,8 @@ def frame_progress(src: Source) -> Iterator[Callable[[int], None]]:
 
 
 def with_progress(items: Iterable[T], src: Source) -> Iterator[T]:
-    """Iterate ``items`` (decoded frames), with a tqdm bar on stderr when ``progress=True``."""
-    if not src.opts.progress:
-        yield from items
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=len(src.frames), unit="frame", desc=f"tokenize {src.path.name}", leave=False) as bar:
+    """Iterate ``items`` (decoded frames), advancing :func:`frame_progress` by one per item."""
+    with frame_progress(src) as advance:
         for item in items:
-            bar.update(1)
+            advance(1)
             yield item

@@ -206,7 +206,7 @@ class _GroupBoard:
     def __init__(self, src: Source, plans: list[GroupPlan], cuts: np.ndarray, canvases: np.ndarray,
                  store: FrameStore) -> None:
         self.src, self.plans, self.cuts, self.canvases, self.store = src, plans, cuts, canvases, store
-        self.remaining = [len(set(p.candidates.tolist())) for p in plans]
+        self.remaining = [len(p.candidates) for p in plans]  # pick_candidates returns unique frames
         self.packed: dict[int, tuple[Tokens, Group]] = {}
         self.lock = threading.Lock()
 

@@ -95,11 +95,9 @@ class FrameScorer:
     """Per-video scoring state; :meth:`process` takes the needed frames in presentation order."""
 
     def __init__(self, convert: FrameConverter, refs: dict[int, tuple[int, float]], source: str,
-                 patch_size: int, rotation: int, store: FrameStore | None = None,
-                 candidates: Iterable[int] = ()) -> None:
+                 patch_size: int, rotation: int, store: FrameStore, candidates: Iterable[int]) -> None:
         self.convert = convert
-        h, w = convert.coded_hw
-        self.store = store if store is not None else FrameStore((h * 3 // 2, w), 0)  # candidates wait here
+        self.store = store  # where candidates wait for their group (shared by the segments)
         self.ref_of = {c: r for c, (r, _) in refs.items()}
         # frames whose luma comes from their I420 (candidates, here or in another segment): a reference
         # must have the same luma whichever segment converts it
