@@ -1,141 +1,155 @@
-"""Training throughput: packed vs padded batches of the same samples, with and without activation checkpointing.
+"""Training throughput: padded vs packed batches of the same samples, per attention path, side by side.
 
-Five variants train on the same real precomputed samples (codec-stream video, uniformly
-sampled video and images drawn by the recipe's 50 / 37.5 / 12.5 mixture), side by side in
-one run:
+Three variants train on the same samples (``--preset``: a sample mix with a given padding
+factor), each in a fresh child process, through ``Ov2Trainer.train()`` (forward, backward,
+clipping, AdamW step, scheduler):
 
-    packed  / padded   : ``Ov2DataCollator(packing=True)`` (samples packed into rows of at most
-                         ``max_length`` tokens, per-sample position ids) vs ``packing=False``
-                         (one sample per row, right-padded to the longest, no attention mask:
-                         causal attention alone is exact for the real tokens);
-    padded+mask        : the padded batches with an explicit 2-D attention mask (what padded batches
-                         carried before): SDPA then cannot take its ``is_causal`` kernel;
-    ckpt off / ckpt on : the config's ``activation_checkpointing`` (every ViT block and decoder layer).
+    padded         ``Ov2DataCollator(packing=False)``: one sample per row, right-padded to the longest,
+                   no mask (causal attention alone is exact for the real tokens), SDPA ``is_causal``;
+    packed-dense   ``packing=True, layout="bfd"``: rows of at most ``max_length`` filled best-fit
+                   decreasing, SDPA with the block-causal mask transformers derives from the per-sample
+                   position ids (the dense ``width^2`` mask, for reference: what packing cost before);
+    packed-varlen  ``packing=True, layout="flat"``: the micro-batch as one row without padding, and the
+                   language-model kernel ``lm_attention: auto`` picks for it (``ov2_varlen``, per-segment
+                   SDPA, on CPU; flash-attn varlen on CUDA when installed, else ``ov2_varlen``);
+    packed-flex    (CUDA only) the flat row with transformers' ``flex_attention``.
 
-Each variant runs in a fresh child process: it builds the model and the batches, then trains
-them through ``Ov2Trainer.train()`` (the real loop: forward, backward, gradient clipping,
-AdamW step, scheduler) for one warm-up pass over the batches and ``repeats`` timed passes.
-One optimiser step = one batch of ``batch`` samples. Reported per variant: real (non-padding)
-tokens/s from the median pass (clock: wall time on CUDA; on CPU the child's process CPU time with
-one torch thread, because on a shared machine other jobs inflate wall time at random, up to 2x
-between runs here; the wall time is printed beside it), the tokens the model actually computed
-(padding included), the attention scores computed (sum of width^2 over rows) against what a
-varlen kernel would compute (sum of len^2 over samples),
-and peak memory (CPU: peak RSS growth of the child over its state before training, read from
-/proc VmHWM after a reset; CUDA: ``torch.cuda.max_memory_allocated`` over the allocated
-memory before training). The first step's loss must agree across variants (packing and
-checkpointing change the arithmetic order, not the result), and the script says whether it does.
+Presets (sample lengths drawn in a range, as fractions of ``max_length``):
 
-    .venv/bin/python benchmarks/train_throughput.py                          # CPU: tiny model, ~2 min
-    python benchmarks/train_throughput.py --device cuda --json cuda.json     # GPU: ~0.35 B model, bf16
+    mixed   lengths 20 %..100 % of max_length, log-uniform (many short samples, a few long ones):
+            padding factor ~1.9 (goal: packed/padded >= 1.5)
+    low     lengths 83 %..100 %, uniform: padding factor ~1.1 (goal: >= 1.0)
 
-Data: made under ``--data DIR`` (kept, reused by later runs) or a temporary folder, with
-``ov2 data`` generators and ``ov2 precompute`` (this needs PyAV); a ``--data DIR`` that
-already holds ``codec_N``, ``frames_N`` and ``images`` precomputed folders is used as is
-(no PyAV needed), e.g. ``DATA_DIR/precomputed`` of ``examples/train_tiny.sh`` for the CPU preset.
-``--prepare-only --preset cuda --data DIR`` makes the GPU preset's data on a machine with PyAV.
+Samples are made here, deterministically (seed 0): codec-stream video (``synthetic_visual_input``,
+4-16 canvases of 4x4 to 12x12 patches, about a quarter of the tokens with their timestamp tags) or, one in eight, an image, plus an
+answer of plain text that brings the sample to its drawn length (the answer is labelled). No
+PyAV, no data folder. The model is random: on CPU a ~3.5 M-parameter Qwen3 (4 layers, width 256,
+head_dim 64) behind a 2-layer width-64 ViT; on CUDA a ~0.35 B one (12x1024 Qwen3, head_dim 128,
+12x768 ViT, bf16 autocast).
+
+Reported per variant: real (non-padding) tokens/s from the median timed pass (clock: wall time on
+CUDA; on CPU the child's process CPU time with one torch thread, which other jobs on a shared
+machine inflate far less than wall time), the tokens the linear layers computed (padding
+included), ViT patches (the same for every variant: packing does not touch the windowed ViT) and
+peak memory (CPU: peak RSS growth over the state before training, VmHWM after a reset; CUDA:
+``max_memory_allocated`` over the memory allocated before training). The first step's loss must
+agree across variants (packing changes the arithmetic order, not the result). The last line is
+
+    packed/padded tokens/s: R (padding factor P)
+
+with R the packed-varlen variant's ratio to padded and P = padded computed tokens / real tokens.
+
+    .venv/bin/python benchmarks/train_throughput.py --preset mixed      # CPU, ~3 min on 2 busy cores
+    .venv/bin/python benchmarks/train_throughput.py --preset low
+    python benchmarks/train_throughput.py --preset mixed --device cuda --json cuda_mixed.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing as mp
 import os
 import re
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from queue import Empty
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # 2 busy CPU cores: the tiny model (2-layer towers, width 64), 8-canvas budgets, the stage4_tiny
-    # preset's optimiser and max_length (2048), one torch thread (see the clock).
-    "cpu": dict(preset="stage4_tiny", width=64, batch=8, batches=2, repeats=2, max_length=2048, threads=1,
-                canvases=8, clip=(256, 144), duration=(6.0, 9.0), image_size=112, clips=(4, 2), images=8),
-    # A lent GPU: a ~0.35 B random model (12-layer 768-wide ViT, 12-layer 1024-wide Qwen3, 32k vocab so
-    # the logits do not dominate memory), bf16 autocast through the Trainer, 16-canvas budgets (2.9-4.7k
-    # tokens and ~9k ViT patches per video with the byte-level tiny tokenizer, ~400 tokens per image),
-    # the stage4 preset's optimiser, rows of up to 8192 tokens. Sized so that padded batches without
-    # checkpointing should still fit in 80 GB (a variant that does not is reported as out of memory).
-    "cuda": dict(preset="stage4", width=None, batch=8, batches=3, repeats=3, max_length=8192,
-                 canvases=16, clip=(448, 252), duration=(8.0, 10.0), image_size=336, clips=(3, 1), images=8,
-                 vision=dict(hidden=768, layers=12, heads=12), text=dict(hidden=1024, layers=12, heads=16, kv=8),
-                 vocab=32768),
+    # Many short samples, a few long ones (images and short clips beside long videos): log-uniform.
+    "mixed": dict(lengths=(0.20, 1.0), draw="log-uniform"),
+    "low": dict(lengths=(0.83, 1.0), draw="uniform"),
 }
-# (name, packing, activation checkpointing, explicit padding mask), run in this order.
-VARIANTS = (("packed", True, False, False), ("padded", False, False, False), ("packed+ckpt", True, True, False),
-            ("padded+ckpt", False, True, False), ("padded+mask", False, False, True))
+DEVICES: dict[str, dict[str, Any]] = {
+    # 2 busy CPU cores: one torch thread (see the clock), samples of up to 2048 tokens, one timed pass.
+    "cpu": dict(config="stage4_tiny", max_length=2048, batch=8, batches=2, repeats=1, threads=1, checkpointing=False,
+                max_canvases=16, max_pixels=56 * 56 * 16, vision=dict(hidden=64, layers=2, heads=2),
+                text=dict(hidden=256, layers=4, heads=4, kv=2, head_dim=64), vocab=None),
+    # A lent GPU: rows of up to 8192 tokens, the stage4 preset's optimiser, bf16 autocast, activation
+    # checkpointing (an earlier H100 run of this model did not fit 80 GB without it).
+    "cuda": dict(config="stage4", max_length=8192, batch=8, batches=3, repeats=3, threads=None, checkpointing=True,
+                 max_canvases=64,
+                 max_pixels=150_000, vision=dict(hidden=768, layers=12, heads=12),
+                 text=dict(hidden=1024, layers=12, heads=16, kv=8, head_dim=128), vocab=32768),
+}
+# (name, packing, layout, lm_attention), run in this order; "auto" is what training presets use.
+VARIANTS = (("padded", False, "flat", "sdpa"), ("packed-dense", True, "bfd", "sdpa"),
+            ("packed-varlen", True, "flat", "auto"))
+CUDA_VARIANTS = (("packed-flex", True, "flat", "flex_attention"),)
+GRIDS = ((12, 12), (8, 8), (4, 4))  # patches per canvas (36, 16, 4 tokens after the 2x2 merge)
+VISUAL_SHARE = 0.25
 
 
-# ----------------------------------------------------------------------------------- data
-def source_dirs(canvases: int) -> dict[str, tuple[str, str | None, float]]:
-    """Mixture source -> (folder, backend, weight): the recipe's 50 / 37.5 / 12.5."""
-    return {"codec": (f"codec_{canvases}", "codec", 0.5), "frames": (f"frames_{canvases}", "frames", 0.375),
-            "images": ("images", None, 0.125)}
+# --------------------------------------------------------------------------------- samples
+def make_samples(processor: Any, cfg: dict[str, Any]) -> list[SimpleNamespace]:
+    """``batches x batch`` samples whose token lengths are drawn uniformly in the preset's range."""
+    from ov2.model.tiny import synthetic_visual_input
+    from ov2.train.collator import Ov2DataCollator
 
+    rng = np.random.default_rng(0)
+    lo, hi = (int(f * cfg["max_length"]) for f in cfg["lengths"])
+    logging.getLogger("ov2.train.collator").setLevel(logging.ERROR)  # budgets tried and refused as overlong
+    encoder = Ov2DataCollator(processor, cfg["max_length"])
+    samples = []
+    for i in range(cfg["batches"] * cfg["batch"]):
+        u = rng.random()
+        drawn = lo * (hi / lo) ** u if cfg["draw"] == "log-uniform" else lo + (hi - lo) * u
+        target = int(drawn) - 2  # a little room: the answer's last word may run over
+        kind = "image" if i % 8 == 7 else "video"
+        question = "Describe the picture." if kind == "image" else "What happens, and when?"
+        sample = SimpleNamespace(id=f"s{i}", source=kind, kinds=[kind], media=None, messages=None)
 
-def ensure_data(root: Path, cfg: dict[str, Any]) -> Path:
-    """Precomputed codec / frames / image folders under ``root`` (made with PyAV if missing)."""
-    dirs = source_dirs(cfg["canvases"])
-    if all((root / folder / "index.json").is_file() for folder, _, _ in dirs.values()):
-        return root
-    from ov2.data import grounding, images, jumprope
-    from ov2.data.conversations import benchmark_records, to_conversation, write_manifest
-    from ov2.train.precompute import precompute
+        def conversation(answer: str) -> list[dict[str, Any]]:
+            return [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": question}]},
+                    {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
 
-    print(f"   making data under {root} (clips {cfg['clip'][0]}x{cfg['clip'][1]}, {cfg['canvases']} canvases)")
-    width, height = cfg["clip"]
-    n_jump, n_ground = cfg["clips"]
-    clips = root / "clips"
-    jumprope.generate(clips, n_jump, seed=0, width=width, height=height, duration=cfg["duration"], progress=False)
-    grounding.generate(clips, n_ground, seed=0, width=width, height=height, duration=cfg["duration"], progress=False)
-    videos = write_manifest([to_conversation(t, r) for t, r in benchmark_records(clips)], root / "videos.jsonl")
-    images.generate(root / "image_data", cfg["images"], seed=0, size=cfg["image_size"], progress=False)
-    for folder, backend, _ in dirs.values():
-        if backend is None:
-            precompute(root / "image_data" / "images.jsonl", root / folder, backend="frames", canvases=4,
-                       progress=False)
+        sample.messages = conversation("x")
+        # The visual part takes about VISUAL_SHARE of the sample (its timestamp tags included).
+        if kind == "image":
+            side = max(2, int(round((VISUAL_SHARE * target) ** 0.5)))
+            sample.media = [(rng.random((28 * side, 28 * side, 3)) * 255).astype(np.uint8)]
+            encoded = encoder.encode(sample)
         else:
-            precompute(videos, root / folder, backend=backend, canvases=cfg["canvases"], progress=False)
-    return root
+            # The largest budget (canvases, then canvas size) that fits the share; at least 4 canvases of 4x4 patches.
+            for grid in GRIDS:
+                for canvases in range(cfg["max_canvases"], 3, -4):
+                    sample.media = [synthetic_visual_input(canvases, grid, padded_blocks=[(canvases - 1, 1)], seed=i)]
+                    encoded = encoder.encode(sample)
+                    if encoded is not None and len(encoded) <= VISUAL_SHARE * target:
+                        break
+                else:
+                    continue
+                break
+        if encoded is None:
+            raise SystemExit(f"sample {i} does not fit max_length {cfg['max_length']}: lower max_canvases")
+        words = rng.choice(["jump", "rope", "at", "1.5", "seconds", "then", "again", "the", "person"],
+                           size=max(1, target - len(encoded)))
+        sample.messages = conversation(" ".join(words)[: max(1, target - len(encoded))])
+        samples.append(sample)
+    return samples
 
 
-def draw_samples(root: Path, cfg: dict[str, Any]) -> tuple[list[Any], dict[str, int]]:
-    """The first ``batches x batch`` draws of the mixture (seed 0): the same samples for every variant."""
-    from ov2.train.config import SourceConfig
-    from ov2.train.dataset import MixtureTrainDataset
-
-    sources = [SourceConfig(name, str(root / folder), weight, backend, None if backend is None else cfg["canvases"])
-               for name, (folder, backend, weight) in source_dirs(cfg["canvases"]).items()]
-    n = cfg["batches"] * cfg["batch"]
-    dataset = MixtureTrainDataset(sources, n, seed=0)
-    return [dataset[p] for p in range(n)], dataset.counts(0, n)
-
-
-# ---------------------------------------------------------------------------------- model
-def build_model(cfg: dict[str, Any], device: str, attn: str | None) -> tuple[Any, Any]:
-    """``(model, processor)``: ov2's tiny model (CPU preset) or a larger random model (CUDA preset)."""
+# ----------------------------------------------------------------------------------- model
+def build_model(cfg: dict[str, Any], device: str) -> tuple[Any, Any]:
+    """A random model of the device's size and a processor with its byte-level tokenizer."""
     from transformers import PreTrainedTokenizerFast, Qwen2VLImageProcessorPil
 
     from ov2.model.config import LlavaOnevision2Config
     from ov2.model.modeling import LlavaOnevision2ForConditionalGeneration
-    from ov2.model.tiny import build_byte_tokenizer, make_tiny_model, make_tiny_processor
+    from ov2.model.tiny import TINY_VOCAB, build_byte_tokenizer
     from ov2.processing.processor import LlavaOnevision2Processor
     from ov2.processing.text import SPECIAL_TOKENS
     from ov2.processing.video import LlavaOnevision2VideoProcessor
 
-    if cfg["width"] is not None:
-        model, tok = make_tiny_model(seed=0, width=cfg["width"])
-        if attn:
-            model.set_attn_implementation(attn)
-        return model.to(device), make_tiny_processor(tok)
     tok = build_byte_tokenizer()
     ids = {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}
     v, t = cfg["vision"], cfg["text"]
@@ -144,9 +158,9 @@ def build_model(cfg: dict[str, Any], device: str, attn: str | None) -> tuple[Any
                        "intermediate_size": 4 * v["hidden"], "num_hidden_layers": v["layers"],
                        "num_attention_heads": v["heads"], "patch_size": 14, "out_hidden_size": t["hidden"],
                        "spatial_merge_size": 2, "frame_windows_size": 4},
-        text_config={"model_type": "qwen3", "vocab_size": cfg["vocab"], "hidden_size": t["hidden"],
+        text_config={"model_type": "qwen3", "vocab_size": cfg["vocab"] or TINY_VOCAB, "hidden_size": t["hidden"],
                      "intermediate_size": 3 * t["hidden"], "num_hidden_layers": t["layers"],
-                     "num_attention_heads": t["heads"], "num_key_value_heads": t["kv"], "head_dim": 128,
+                     "num_attention_heads": t["heads"], "num_key_value_heads": t["kv"], "head_dim": t["head_dim"],
                      "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
                      "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
                      "tie_word_embeddings": False, "eos_token_id": ids["<|im_end|>"],
@@ -158,16 +172,15 @@ def build_model(cfg: dict[str, Any], device: str, attn: str | None) -> tuple[Any
     torch.manual_seed(0)
     with torch.device(device):  # random init on the GPU: seconds instead of a minute on the CPU
         model = LlavaOnevision2ForConditionalGeneration(config)
-    if attn:
-        model.set_attn_implementation(attn)
+    model.config.use_cache = False
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    model_max_length=32768)
-    images = Qwen2VLImageProcessorPil(min_pixels=3136, max_pixels=150_000, patch_size=14, merge_size=2,
+    images = Qwen2VLImageProcessorPil(min_pixels=3136, max_pixels=cfg["max_pixels"], patch_size=14, merge_size=2,
                                       temporal_patch_size=1)
-    return model, LlavaOnevision2Processor(images, fast, LlavaOnevision2VideoProcessor())
+    return model, LlavaOnevision2Processor(images, fast, LlavaOnevision2VideoProcessor(max_pixels=cfg["max_pixels"]))
 
 
-# ------------------------------------------------------------------------------ measuring
+# ------------------------------------------------------------------------------- measuring
 def _status_kib(field: str) -> int:
     return int(re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1))
 
@@ -182,7 +195,7 @@ def reset_peak_rss() -> bool:
 
 
 class _StepTimer:
-    """Trainer callback: wall time of every optimiser step (CUDA-synchronised) and the logged losses."""
+    """Trainer callback: wall and CPU time of every optimiser step (CUDA-synchronised) and the logged losses."""
 
     def __init__(self, device: str) -> None:
         from transformers import TrainerCallback
@@ -218,128 +231,116 @@ class _StepTimer:
 class _Batches(torch.utils.data.Dataset):
     """Pre-collated batches, ``passes`` times over (the data loader then costs nothing)."""
 
-    def __init__(self, batches: list[dict[str, torch.Tensor]], passes: int) -> None:
+    def __init__(self, batches: list[dict[str, Any]], passes: int) -> None:
         self.batches, self.passes = batches, passes
 
     def __len__(self) -> int:
         return len(self.batches) * self.passes
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, i: int) -> dict[str, Any]:
         return dict(self.batches[i % len(self.batches)])
 
 
-def _first(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def _first(items: list[dict[str, Any]]) -> dict[str, Any]:
     return items[0]
 
 
-def run_variant(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str, Any], device: str, data: str,
-                attn: str | None, queue: Any) -> None:
+def run_variant(variant: tuple[str, bool, str, str], cfg: dict[str, Any], device: str, queue: Any) -> None:
     """Child-process body: build, collate, train ``(1 + repeats)`` passes, report through ``queue``."""
+    name = variant[0]
     try:
-        queue.put(_run_variant(name, packing, ckpt, mask, cfg, device, Path(data), attn))
+        queue.put(_run_variant(variant, cfg, device))
     except torch.OutOfMemoryError as exc:  # a result too: this variant does not fit
-        queue.put({"variant": name, "oom": True, "error": f"out of memory: {str(exc).splitlines()[0]}"})
+        queue.put({"variant": name, "failed": f"out of memory: {str(exc).splitlines()[0]}"})
     except BaseException as exc:  # report instead of hanging the parent on queue.get()
         import traceback
 
-        queue.put({"variant": name, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+        queue.put({"variant": name, "failed": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
 
 
-def _run_variant(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str, Any], device: str, data: Path,
-                 attn: str | None) -> dict[str, Any]:
+def _run_variant(variant: tuple[str, bool, str, str], cfg: dict[str, Any], device: str) -> dict[str, Any]:
     import transformers
     from transformers.trainer_callback import PrinterCallback
 
+    from ov2.model.varlen import resolve_lm_attention, set_lm_attention
     from ov2.train.collator import IGNORE, Ov2DataCollator
     from ov2.train.config import build_config
     from ov2.train.trainer import Ov2Trainer
 
+    name, packing, layout, attention = variant
     transformers.logging.set_verbosity_error()
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
-    samples, _ = draw_samples(data, cfg)
-    model, processor = build_model(cfg, device, attn)
-    model.config.use_cache = False
-    collator = Ov2DataCollator(processor, cfg["max_length"], packing=packing)
-    started = time.perf_counter()
+    model, processor = build_model(cfg, device)
+    samples = make_samples(processor, cfg)
+    collator = Ov2DataCollator(processor, cfg["max_length"], packing=packing, layout=layout)
     batches = [collator(samples[i * cfg["batch"] : (i + 1) * cfg["batch"]]) for i in range(cfg["batches"])]
-    collate_s = (time.perf_counter() - started) / len(batches)
-    lengths = [len(e) for e in (collator.encode(s) for s in samples) if e is not None]
+    lengths = [len(collator.encode(s)) for s in samples]
     if sum(collator.skipped.counts.values()):
         raise RuntimeError(f"samples skipped ({dict(collator.skipped.counts)}): variants would not see the same data")
-    if mask:  # padded rows only (packing is False): row i of batch b holds sample b * batch + i
-        for i, b in enumerate(batches):
-            rows = torch.tensor(lengths[i * cfg["batch"] : (i + 1) * cfg["batch"]])
-            b["attention_mask"] = (torch.arange(b["input_ids"].shape[1]) < rows[:, None]).long()
     passes = 1 + cfg["repeats"]
     with tempfile.TemporaryDirectory() as out:
-        args = build_config(cfg["preset"], {
-            "output_dir": out, "max_steps": len(batches) * passes, "activation_checkpointing": ckpt,
+        args = build_config(cfg["config"], {
+            "output_dir": out, "max_steps": len(batches) * passes,
+            "activation_checkpointing": cfg["checkpointing"],
             "per_device_train_batch_size": 1, "global_batch_size": 1, "gradient_accumulation_steps": 1,
-            "max_length": cfg["max_length"], "packing": packing, "save_strategy": "no", "logging_steps": 1,
-            "report_to": "none", "disable_tqdm": True, "dataloader_num_workers": 0, "plot": False,
+            "max_length": cfg["max_length"], "packing": packing, "packing_layout": layout, "lm_attention": attention,
+            "save_strategy": "no", "logging_steps": 1, "report_to": "none", "disable_tqdm": True,
+            "dataloader_num_workers": 0, "plot": False,
         })
+        set_lm_attention(model, resolve_lm_attention(args.lm_attention, packing, device, args.bf16 or args.fp16))
         trainer = Ov2Trainer(model=model, args=args, train_dataset=_Batches(batches, passes), data_collator=_first,
                              processing_class=processor)
         timer = _StepTimer(device)
         trainer.add_callback(timer.callback)
-        trainer.remove_callback(PrinterCallback)  # the per-step log dicts; this script prints its own summary
+        trainer.remove_callback(PrinterCallback)
         if device == "cuda":
             torch.cuda.synchronize()
             base = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
+            hwm_reset = True
         else:
             base = _status_kib("VmRSS") * 1024
             hwm_reset = reset_peak_rss()
         trainer.train()
         if device == "cuda":
-            peak = torch.cuda.max_memory_allocated() - base
-            peak_how = "max_memory_allocated - allocated before training"
+            peak, peak_how = torch.cuda.max_memory_allocated() - base, "max_memory_allocated - allocated before"
         else:
-            # Without the reset, fall back to ru_maxrss (may include the data-loading peak).
             import resource
 
             hwm = _status_kib("VmHWM") * 1024 if hwm_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             peak = hwm - base
-            peak_how = "VmHWM (reset before training) - VmRSS before training" if hwm_reset else "ru_maxrss - VmRSS"
+            peak_how = "VmHWM (reset before training) - VmRSS before" if hwm_reset else "ru_maxrss - VmRSS before"
     k = len(batches)
-    pass_seconds = [sum(timer.seconds[p * k : (p + 1) * k]) for p in range(passes)]
-    pass_cpu_seconds = [sum(timer.cpu_seconds[p * k : (p + 1) * k]) for p in range(passes)]
-    # The clock throughput is reported on: wall time on CUDA; on CPU the child's CPU time (it runs
-    # one torch thread), which other jobs on a shared machine do not inflate the way they do wall time.
-    clock = pass_seconds if device == "cuda" else pass_cpu_seconds
+    pass_wall = [sum(timer.seconds[p * k : (p + 1) * k]) for p in range(passes)]
+    pass_cpu = [sum(timer.cpu_seconds[p * k : (p + 1) * k]) for p in range(passes)]
+    clock = pass_wall if device == "cuda" else pass_cpu
     timed = statistics.median(clock[1:])
     real = sum(int(b["num_tokens"]) for b in batches)
-    computed = sum(int(b["input_ids"].numel()) for b in batches)
-    labelled = sum(int((b["labels"] != IGNORE).sum()) for b in batches)
     return {
-        "variant": name, "packing": packing, "activation_checkpointing": ckpt,
+        "variant": name, "packing": packing, "layout": layout if packing else None,
         "attn_implementation": model.config.text_config._attn_implementation,
         "sample_lengths": lengths,
-        # Attention scores per pass: SDPA / eager with a mask compute every row's full width^2
-        # (a packed row's block mask included); varlen kernels (cu_seqlens) only each sample's len^2.
-        "attention_scores_per_pass": sum(int(b["input_ids"].shape[0]) * int(b["input_ids"].shape[1]) ** 2
-                                         for b in batches),
-        "varlen_attention_scores_per_pass": sum(n * n for n in lengths),
         "rows_per_batch": [int(b["input_ids"].shape[0]) for b in batches],
         "row_width": [int(b["input_ids"].shape[1]) for b in batches],
-        "real_tokens_per_pass": real, "computed_tokens_per_pass": computed, "labelled_tokens_per_pass": labelled,
-        "pass_seconds": pass_seconds, "pass_cpu_seconds": pass_cpu_seconds,
+        "real_tokens_per_pass": real,
+        "computed_tokens_per_pass": sum(int(b["input_ids"].numel()) for b in batches),
+        "labelled_tokens_per_pass": sum(int((b["labels"] != IGNORE).sum()) for b in batches),
+        "vit_patches_per_pass": sum(int(b["pixel_values"].shape[0]) for b in batches if "pixel_values" in b),
+        "pass_seconds": pass_wall, "pass_cpu_seconds": pass_cpu,
         "clock": "wall" if device == "cuda" else f"process CPU time ({torch.get_num_threads()} torch threads)",
-        "wall_seconds_per_step": statistics.median(pass_seconds[1:]) / k,
-        "seconds_per_step": timed / k, "tokens_per_s": real / timed,
-        "collate_seconds_per_batch": collate_s, "peak_bytes": int(max(peak, 0)), "peak_how": peak_how,
+        "seconds_per_step": timed / k, "wall_seconds_per_step": statistics.median(pass_wall[1:]) / k,
+        "tokens_per_s": real / timed, "peak_bytes": int(max(peak, 0)), "peak_how": peak_how,
         "first_loss": timer.losses[0] if timer.losses else None,
         "params": sum(p.numel() for p in model.parameters()),
     }
 
 
-# ----------------------------------------------------------------------------------- main
-def run_child(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str, Any], device: str, data: Path,
-              attn: str | None) -> dict[str, Any]:
+# ------------------------------------------------------------------------------------ main
+def run_child(variant: tuple[str, bool, str, str], cfg: dict[str, Any], device: str) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=run_variant, args=(name, packing, ckpt, mask, cfg, device, str(data), attn, queue))
+    proc = ctx.Process(target=run_variant, args=(variant, cfg, device, queue))
     proc.start()
     result = None
     while result is None:
@@ -347,120 +348,86 @@ def run_child(name: str, packing: bool, ckpt: bool, mask: bool, cfg: dict[str, A
             result = queue.get(timeout=5)
         except Empty:
             if not proc.is_alive():  # killed without a word: on Linux, SIGKILL is the OOM killer's
-                killed = proc.exitcode == -9
-                result = {"variant": name, "oom": killed, "error": f"child exited with code {proc.exitcode}"
-                          + (" (killed: out of host memory?)" if killed else "")}
+                result = {"variant": variant[0], "failed": f"child exited with code {proc.exitcode}"
+                          + (" (killed: out of host memory?)" if proc.exitcode == -9 else "")}
     proc.join()
-    if result.get("oom"):
-        return result
-    if "error" in result:
-        sys.stderr.write(result.get("traceback", ""))
-        raise SystemExit(f"variant {name} failed: {result['error']}")
+    if "traceback" in result:
+        sys.stderr.write(result["traceback"])
     return result
 
 
 def ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
-    """``a[key] / b[key]``; NaN where a variant ran out of memory."""
-    if a.get("oom") or b.get("oom") or not b[key]:
+    if "failed" in a or "failed" in b or not b[key]:
         return float("nan")
     return a[key] / b[key]
 
 
-def bench(device: str, cfg: dict[str, Any], data: Path, attn: str | None) -> dict[str, Any]:
-    ensure_data(data, cfg)
-    _, mixture = draw_samples(data, cfg)
-    model_desc = (f"tiny model, width {cfg['width']} (2 + 2 layers)" if cfg["width"] is not None else
-                  f"random model: ViT {cfg['vision']['layers']}x{cfg['vision']['hidden']}, Qwen3 "
-                  f"{cfg['text']['layers']}x{cfg['text']['hidden']}, vocab {cfg['vocab']}")
-    print(f"\n== {device}: {model_desc}; preset {cfg['preset']} optimiser, max_length {cfg['max_length']}")
-    print(f"   data {data}: {cfg['batches']} batches x {cfg['batch']} samples, mixture drawn {mixture}; "
-          f"1 warm-up + {cfg['repeats']} timed passes (median); time = "
+def bench(device: str, preset: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    t = cfg["text"]
+    print(f"\n== {device}, preset {preset}: sample lengths {cfg['lengths'][0]:.0%}..{cfg['lengths'][1]:.0%} "
+          f"({cfg['draw']}) of "
+          f"max_length {cfg['max_length']}; {cfg['batches']} batches x {cfg['batch']} samples; Qwen3 "
+          f"{t['layers']}x{t['hidden']} (head_dim {t['head_dim']}), ViT {cfg['vision']['layers']}x"
+          f"{cfg['vision']['hidden']}; 1 warm-up + {cfg['repeats']} timed passes (median); time = "
           f"{'wall' if device == 'cuda' else 'child CPU time, %s torch thread(s)' % cfg.get('threads')}", flush=True)
+    variants = VARIANTS + (CUDA_VARIANTS if device == "cuda" else ())
     results: dict[str, dict[str, Any]] = {}
-    for name, packing, ckpt, mask in VARIANTS:
-        r = run_child(name, packing, ckpt, mask, cfg, device, data, attn)
-        results[name] = r
-        if r.get("oom"):
-            print(f"   {name:12s} {r['error']}", flush=True)
+    for variant in variants:
+        r = results[variant[0]] = run_child(variant, cfg, device)
+        if "failed" in r:
+            print(f"   {variant[0]:14s} failed: {r['failed']}", flush=True)
             continue
-        print(f"   {name:12s} rows {r['rows_per_batch']} width {r['row_width']}  "
+        print(f"   {r['variant']:14s} {r['attn_implementation']:18s} rows {r['rows_per_batch']} width {r['row_width']}  "
               f"computed {r['computed_tokens_per_pass']:>7,} tok ({r['real_tokens_per_pass']:,} real)  "
               f"{r['seconds_per_step'] * 1000:8.1f} ms/step  {r['tokens_per_s']:9.1f} tok/s  "
-              f"(wall {r['wall_seconds_per_step'] * 1000:.0f} ms/step)  "
-              f"peak +{r['peak_bytes'] / 2**20:8.1f} MiB  loss1 {r['first_loss']:.5f}", flush=True)
-    pk, pd, pkc, pdc, pdm = (results[v[0]] for v in VARIANTS)
-    ratios = {
-        "packed/padded tokens_per_s": ratio(pk, pd, "tokens_per_s"),
-        "packed/padded tokens_per_s (ckpt)": ratio(pkc, pdc, "tokens_per_s"),
-        "packed/padded peak memory": ratio(pk, pd, "peak_bytes"),
-        "packed/padded peak memory (ckpt)": ratio(pkc, pdc, "peak_bytes"),
-        "packed/padded computed tokens": ratio(pkc, pdc, "computed_tokens_per_pass"),
-        "packed/padded attention scores": ratio(pkc, pdc, "attention_scores_per_pass"),
-        "ckpt/no-ckpt peak memory (packed)": ratio(pkc, pk, "peak_bytes"),
-        "ckpt/no-ckpt peak memory (padded)": ratio(pdc, pd, "peak_bytes"),
-        "ckpt/no-ckpt tokens_per_s (packed)": ratio(pkc, pk, "tokens_per_s"),
-        "ckpt/no-ckpt tokens_per_s (padded)": ratio(pdc, pd, "tokens_per_s"),
-        "padded/padded+mask tokens_per_s": ratio(pd, pdm, "tokens_per_s"),
-    }
-    losses = [r["first_loss"] for r in results.values() if not r.get("oom")]
+              f"(wall {r['wall_seconds_per_step'] * 1000:.0f} ms/step)  peak +{r['peak_bytes'] / 2**20:7.1f} MiB  "
+              f"loss1 {r['first_loss']:.5f}", flush=True)
+    padded, dense, varlen = (results[v[0]] for v in VARIANTS)
+    if "failed" in padded or "failed" in varlen:
+        raise SystemExit("the padded or packed-varlen variant failed: no ratio to report")
+    factor = padded["computed_tokens_per_pass"] / padded["real_tokens_per_pass"]
+    ok = [r for r in results.values() if "failed" not in r]
+    losses = [r["first_loss"] for r in ok]
     spread = (max(losses) - min(losses)) / max(abs(losses[0]), 1e-12)
     tolerance = 1e-4 if device == "cpu" else 2e-2  # bf16 autocast on GPU: rounding depends on the layout
-    # The checkpointed variants see the same batches as the plain ones and run out of memory last.
-    if pkc.get("oom") or pdc.get("oom"):
-        raise SystemExit("even the checkpointed variants ran out of memory: pass a smaller --batch")
-    print(f"   padding: packed batches compute {pkc['computed_tokens_per_pass']:,} tokens, padded "
-          f"{pdc['computed_tokens_per_pass']:,}, for {pkc['real_tokens_per_pass']:,} real tokens")
-    print(f"   attention scores (width^2 per row, summed): packed {pkc['attention_scores_per_pass'] / 1e6:.1f} M, "
-          f"padded {pdc['attention_scores_per_pass'] / 1e6:.1f} M; a varlen kernel on either: "
-          f"{pkc['varlen_attention_scores_per_pass'] / 1e6:.1f} M")
-    for key, value in ratios.items():
-        print(f"   ratio {key:38s} {value:6.3f}")
-    print(f"   first-step losses agree across the {len(losses)} variants that fit: {spread < tolerance} "
-          f"(relative spread {spread:.2e}); LM attention: {pkc['attn_implementation']}")
-    return {"device": device, "config": cfg, "data": str(data), "mixture": mixture, "variants": results,
-            "ratios": ratios, "first_loss_relative_spread": spread, "torch": torch.__version__}
+    vit = {r["vit_patches_per_pass"] for r in ok}
+    ratios = {name: {"tokens_per_s": ratio(r, padded, "tokens_per_s"), "peak_memory": ratio(r, padded, "peak_bytes")}
+              for name, r in results.items() if name != "padded"}
+    print(f"   padding factor {factor:.2f} (padded computes {padded['computed_tokens_per_pass']:,} tokens for "
+          f"{padded['real_tokens_per_pass']:,} real); ViT patches per pass {sorted(vit)} (the same for every variant: "
+          f"{len(vit) == 1})")
+    for name, rr in ratios.items():
+        print(f"   {name + '/padded':22s} tokens/s {rr['tokens_per_s']:6.3f}   peak memory {rr['peak_memory']:6.3f}")
+    print(f"   first-step losses agree across the {len(losses)} variants: {spread < tolerance} "
+          f"(relative spread {spread:.2e})")
+    return {"device": device, "preset": preset, "config": cfg, "variants": results, "ratios": ratios,
+            "padding_factor": factor, "first_loss_relative_spread": spread, "torch": torch.__version__}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", choices=tuple(PRESETS), default="mixed", help="sample mix (padding factor)")
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda if available")
-    ap.add_argument("--preset", choices=tuple(PRESETS), help="model / data sizes (default: the device's)")
-    ap.add_argument("--data", type=Path, help="precomputed data folder (made there if missing, kept); default: temporary")
-    for key in ("width", "batch", "batches", "repeats", "max_length", "threads"):
+    for key in ("batch", "batches", "repeats", "max_length", "threads"):
         ap.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
-    ap.add_argument("--attn", help="attention implementation of the language model (e.g. flash_attention_2); "
-                                   "default: the model's (sdpa)")
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    ap.add_argument("--prepare-only", action="store_true",
-                    help="make the preset's data under --data and stop (e.g. here, for a GPU machine without PyAV)")
     args = ap.parse_args()
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device")
-    cfg = dict(PRESETS[args.preset or device])
-    for key in ("width", "batch", "batches", "repeats", "max_length", "threads"):
+    cfg = {**DEVICES[device], **PRESETS[args.preset]}
+    for key in ("batch", "batches", "repeats", "max_length", "threads"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU threads, CUDA: "
           f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
-    if args.prepare_only:
-        if args.data is None:
-            raise SystemExit("--prepare-only needs --data DIR")
-        ensure_data(args.data.absolute(), cfg)
-        print(f"data ready: {args.data}")
-        return 0
-    tmp = None
-    data = args.data
-    if data is None:
-        tmp = data = Path(tempfile.mkdtemp(prefix="ov2_train_bench_"))
-    try:
-        started = time.perf_counter()
-        result = bench(device, cfg, data.absolute(), args.attn)
-        result["seconds"] = round(time.perf_counter() - started, 1)
-        print(f"   total {result['seconds']:.0f} s")
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    started = time.perf_counter()
+    result = bench(device, args.preset, cfg)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"   total {result['seconds']:.0f} s")
+    # The last line: the packed-varlen variant's ratio to padded, and the mix's padding factor.
+    print(f"packed/padded tokens/s: {result['ratios']['packed-varlen']['tokens_per_s']:.2f} "
+          f"(padding factor {result['padding_factor']:.2f})", flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
     return 0

@@ -7,6 +7,7 @@ import pytest
 from ov2.cli import main
 from ov2.errors import InvalidOptionError
 from ov2.experiments.jumprope import Experiment, make_plan
+from ov2.viz.demo import page_images
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +40,26 @@ def test_experiment_runs_end_to_end_and_resumes(tmp_path, capsys):
         assert saved["video_processor"].get("codec_config") == expected
         rows = [json.loads(line) for line in (out / "eval" / f"jumpscore_test_{arm}_8_s3.jsonl").read_text().splitlines()]
         assert all(r["codec_config"] == (expected or {}) for r in rows)
+    # The report page shows each run's test-split timelines (drawn by `ov2 eval --figures`), not val's.
+    page = page_images((out / "index.html").read_text())
+    assert page[:2] == ["map_vs_budget.png", "jumps_test_first_clip.png"]
+    runs = [f"{arm}_8_s3" for arm in ("codec", "fixed", "frames")]
+    assert sorted(page[2:]) == sorted(f"eval/jumpscore_test_{r}_figures/{i:02d}_{f.split('/')[-1]}"
+                                      for r in runs for i, f in enumerate(_test_ids(out)))
+    assert all((out / p).is_file() for p in page) and not list((out / "eval").glob("*_val_*_figures"))
     # A re-run finds every stage done: nothing is trained or evaluated again.
     before = {p: p.stat().st_mtime for p in (out / "runs").rglob("model.safetensors")}
+    drawn = {p: p.stat().st_mtime_ns for p in (out / "eval").rglob("*.png")}
     Experiment(out, make_plan(True, 3, MICRO), progress=False).run()
     assert before == {p: p.stat().st_mtime for p in (out / "runs").rglob("model.safetensors")}
+    assert drawn == {p: p.stat().st_mtime_ns for p in (out / "eval").rglob("*.png")}
     with pytest.raises(InvalidOptionError, match="another plan"):
         Experiment(out, make_plan(True, 3, {**MICRO, "steps": 3}), progress=False)
     assert json.loads((out / "results.json").read_text())["plan"]["seed"] == 3
+
+
+def _test_ids(out) -> list[str]:
+    return [json.loads(line)["id"] + ".png" for line in (out / "data" / "test" / "jumpscore.jsonl").read_text().splitlines()]
 
 
 def test_n_seeds_sets_the_trained_seeds(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 import ov2
-from model_helpers import video_inputs
+from model_helpers import enable_checkpointing, video_inputs
 from ov2.model import LlavaOnevision2ForConditionalGeneration
 from ov2.model.answer import user_message
 from ov2.model.rope import inverse_frequencies, split_sizes
@@ -94,7 +94,7 @@ def test_checkpointing_gives_the_same_gradients(ckpt, proc):
     model.train()
     batch = labelled_sample(proc)
     loss_a, plain = gradients(model, batch)
-    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    enable_checkpointing(model, use_reentrant=False)
     layers = [m for m in model.modules() if getattr(m, "gradient_checkpointing", False)]
     assert {type(m).__name__ for m in layers} >= {"OneVisionEncoderLayer", "Qwen3DecoderLayer"}
     loss_b, ckpt_grads = gradients(model, batch)
@@ -149,7 +149,7 @@ def test_lora_on_the_language_model_with_frozen_vit_and_checkpointing(ckpt, proc
     from peft import LoraConfig, get_peft_model
 
     model = LlavaOnevision2ForConditionalGeneration.from_pretrained(ckpt)
-    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": True})
+    enable_checkpointing(model, use_reentrant=True)
     model.enable_input_require_grads()
     config = LoraConfig(r=4, lora_alpha=8, target_modules=r".*language_model.*\.(q_proj|v_proj)")
     peft_model = get_peft_model(model, config)

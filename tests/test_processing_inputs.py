@@ -186,3 +186,14 @@ def test_real_clip_end_to_end(proc, ckpt, backend):
     same = answer(model, proc, "What happens?", video=CLIPS / "bikes.mp4", max_new_tokens=5, video_backend=backend,
                   canvases=8, max_pixels=20000)
     assert same == text
+
+
+def test_a_pil_image_gives_the_pixels_of_its_array(proc):
+    """transformers' own callers and vLLM hand over PIL images; palette and gray modes are converted to RGB."""
+    rng = np.random.default_rng(1)
+    img = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    want = image_inputs(proc, img)
+    got = image_inputs(proc, Image.fromarray(img))
+    assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(got["pixel_values"], want["pixel_values"])
+    gray = Image.fromarray(img[:, :, 0])
+    assert torch.equal(image_inputs(proc, gray)["pixel_values"], image_inputs(proc, np.repeat(img[:, :, :1], 3, 2))["pixel_values"])

@@ -28,9 +28,11 @@ def test_recipe_values():
     assert s1.lr_scheduler_kwargs == {"min_lr_rate": pytest.approx(1e-6 / 1e-5)}
     # The codec schedule: fixed groups before stage 4, the adaptive codec in stage 4; budgets grow.
     assert [s.backend for s in s1.sources] == ["fixed", "frames", None]
-    assert [s.backend for s in s4.sources] == ["codec", "frames", None]
+    assert [s.backend for s in s4.sources] == ["codec", "frames", None, "codec", "codec"]
     assert [s.canvases for s in s1.sources[:2]] == [32, 30] and [s.canvases for s in s4.sources[:2]] == [384, 768]
-    assert [s.weight for s in s4.sources] == [0.5, 0.375, 0.125]
+    assert [s.weight for s in s4.sources] == [0.5, 0.375, 0.125, 0.0625, 0.0625]
+    # Stage 4 adds the Molmo2 point and track data (raw rows read by ov2.train.molmo2).
+    assert [s.name for s in s4.sources[3:]] == ["molmo2_videopoint", "molmo2_videotrack"]
 
 
 def test_overrides_and_accumulation_keep_the_global_batch():

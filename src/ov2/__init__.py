@@ -20,6 +20,10 @@ from .errors import (
     VideoNotFoundError,
 )
 from .visual_input import Group, Tokens, VisualInput
+from .compat import check_transformers_version
+
+# One clear line for an unsupported transformers, before anything imports it (ov2.compat).
+check_transformers_version()
 
 __version__ = "0.1.0"
 
@@ -42,7 +46,7 @@ __all__ = [
 
 
 def tokenize(path: Any, backend: str = "codec", canvases: int = 32, **options: Any) -> VisualInput:
-    """Tokenize a video file into canvases (see :func:`ov2.tokenizer.tokenize`)."""
+    """Tokenize a video (a file path, its bytes or a binary file object) into canvases (see :func:`ov2.tokenizer.tokenize`)."""
     from .tokenizer import tokenize as _tokenize
 
     return _tokenize(path, backend=backend, canvases=canvases, **options)

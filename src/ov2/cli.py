@@ -14,7 +14,7 @@ import sys
 from .errors import VideoError
 
 COMMAND_MODULES = ("tokenize", "info", "demo", "chat", "data", "eval", "lmms_tasks", "precompute", "train",
-                   "experiment")
+                   "experiment", "track", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

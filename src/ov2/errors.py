@@ -34,3 +34,7 @@ class UnsupportedVideoError(VideoError):
 
 class InvalidOptionError(VideoError, ValueError):
     """A tokenizer option is out of range or inconsistent with another."""
+
+
+class UnsupportedDependencyError(VideoError, ImportError):
+    """An installed library (transformers) is outside the range ov2 supports; the message names the fix."""

@@ -59,6 +59,19 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_text_if_changed(path: str | os.PathLike[str], text: str) -> bool:
+    """:func:`atomic_write_text` unless ``path`` already holds exactly ``text`` (resumed runs leave finished
+    outputs untouched, modification times included); True when it wrote."""
+    target = Path(path)
+    try:
+        if target.read_bytes() == text.encode("utf-8"):
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write_text(target, text)
+    return True
+
+
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1) -> Path:
     """``obj`` as JSON (numpy values converted); ``indent=None`` writes one compact line."""
     separators = (",", ":") if indent is None else None

@@ -13,6 +13,7 @@ import numpy as np
 
 from .codec.bitcost import Profile, bitcost_profile, packet_energy
 from .errors import EmptyVideoError, InvalidOptionError
+from .io.media import MediaBytes
 from .io.packets import PacketTable
 from .io.probe import VideoInfo, inspect
 from .io.resize import smart_resize
@@ -25,7 +26,7 @@ T = TypeVar("T")
 class Source:
     """A probed video plus the window, sizes and bit-cost profile of one tokenize call."""
 
-    path: Path
+    path: Path | MediaBytes  # MediaBytes: a video given as bytes or a file object
     info: VideoInfo
     packets: PacketTable
     opts: TokenizeOptions
@@ -60,7 +61,7 @@ class Source:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
 
 
-def open_source(path: str | Path, opts: TokenizeOptions) -> Source:
+def open_source(path: str | Path | MediaBytes, opts: TokenizeOptions) -> Source:
     """Probe ``path``, run the packet pass, resolve the time window and the processed size."""
     t0 = time.perf_counter()
     info, packets = inspect(path)
@@ -84,7 +85,8 @@ def open_source(path: str | Path, opts: TokenizeOptions) -> Source:
                         min_pixels=opts.min_pixels, max_pixels=opts.max_pixels)
     energy = packet_energy(packets, opts.energy)
     profile = bitcost_profile(packets, start, end, opts.bin_seconds, frame_energy=energy)
-    src = Source(Path(path), info, packets, opts, start, end, frames, h, w, energy, profile)
+    media = path if isinstance(path, MediaBytes) else Path(path)
+    src = Source(media, info, packets, opts, start, end, frames, h, w, energy, profile)
     src.timings["packet_pass"] = time.perf_counter() - t0
     return src
 

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, BinaryIO
 
 from .codec.pipeline import run_codec
 from .errors import EmptyVideoError
+from .io.media import BytesLike, MediaBytes, as_media
 from .options import TokenizeOptions
 from .sampling.frames import run_frames
 from .source import open_source
 from .visual_input import VisualInput
 
 
-def tokenize(path: str | os.PathLike[str], backend: str = "codec", canvases: int = 32, **options: Any) -> VisualInput:
+def tokenize(path: str | os.PathLike[str] | BytesLike | BinaryIO | MediaBytes, backend: str = "codec",
+             canvases: int = 32, **options: Any) -> VisualInput:
     """Tokenize ``path`` into exactly ``canvases`` canvases.
+
+    ``path`` is a file path, or the video itself: its bytes or a binary file object
+    (read to the end, not closed), so a server never has to write a request to disk.
+    Errors then name the video ``<bytes>`` / ``<file object NAME>``.
 
     Backends: ``"codec"`` (adaptive groups from packet bit-cost, salient
     blocks packed into P-canvases), ``"fixed"`` (equal-duration groups, same
@@ -35,13 +41,14 @@ def tokenize(path: str | os.PathLike[str], backend: str = "codec", canvases: int
     """
     t0 = time.perf_counter()
     opts = TokenizeOptions.build(backend=backend, canvases=canvases, **options)
-    src = open_source(path, opts)
+    src = open_source(as_media(path), opts)
     if backend == "frames":
         canv, tokens, groups, facts = run_frames(src)
     else:
         canv, tokens, groups, facts = run_codec(src, adaptive=backend == "codec")
     if not tokens.valid.any():
-        raise EmptyVideoError(f"{path}: no frame could be decoded in [{src.start:.2f}, {src.end:.2f}) s")
+        name = path if isinstance(path, (str, os.PathLike)) else src.path  # the caller's spelling of a path
+        raise EmptyVideoError(f"{name}: no frame could be decoded in [{src.start:.2f}, {src.end:.2f}) s")
     src.timings["total"] = time.perf_counter() - t0
     meta = {
         "backend": backend,

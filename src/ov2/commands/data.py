@@ -1,4 +1,5 @@
-"""``ov2 data``: generate the synthetic benchmarks (jump rope, temporal grounding), training images and manifests."""
+"""``ov2 data``: generate the synthetic benchmarks (jump rope, temporal grounding, pointing, tracking, traces),
+training images and manifests."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ def _even_size(text: str) -> int:
     return value
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, width: int = 1280, height: int = 720) -> None:
+    """The flags every clip generator takes; ``width`` / ``height`` are the generator's own defaults."""
     p.add_argument("--out", required=True, help="output folder (jsonl + clips/)")
     p.add_argument("--n", type=_positive_int, required=True, help="number of clips")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same clips)")
-    p.add_argument("--width", type=_even_size, default=1280, help="frame width (default 1280)")
-    p.add_argument("--height", type=_even_size, default=720, help="frame height (default 720)")
+    p.add_argument("--width", type=_even_size, default=width, help=f"frame width (default {width})")
+    p.add_argument("--height", type=_even_size, default=height, help=f"frame height (default {height})")
     p.add_argument(
         "--duration", type=float, nargs=2, metavar=("MIN", "MAX"), default=None,
         help="clip length range in seconds (default: the benchmark's)",
@@ -63,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gr.add_argument("--fps", type=int, choices=(25, 30), default=30, help="frame rate (default 30)")
     gr.set_defaults(func=_run_grounding)
 
+    _register_perception(sub)
+
     im = sub.add_parser(
         "images",
         help="synthetic images (coloured shapes) with questions, as a training manifest",
@@ -84,11 +88,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     mf.add_argument("--data", action="append", required=True,
                     help="a folder written by ov2 data jumprope/grounding, or its jsonl (repeatable)")
-    mf.add_argument("--task", choices=("jumpscore", "grounding", "both"), default="both",
-                    help="which benchmark records to take (default both: whichever the folders hold)")
+    mf.add_argument("--task", choices=("jumpscore", "grounding", "pointing", "tracking", "traces", "both"),
+                    default="both", help="which benchmark records to take (default both: whichever the folders hold)")
     mf.add_argument("--source", default=None, help="mixture source name for every line (default: the task name)")
     mf.add_argument("--out", required=True, help="manifest path (.jsonl)")
     mf.set_defaults(func=_run_manifest)
+
+
+def _register_perception(sub: argparse._SubParsersAction) -> None:
+    """``ov2 data pointing|tracking|traces``: points, tracks and traces with exact masks."""
+    pt = sub.add_parser(
+        "pointing", help="images with several objects, referring queries, exact masks, answers as points",
+        description="Writes OUT/pointing.jsonl, OUT/images/<id>.png (+ .json), OUT/masks/<id>.png (label maps). "
+        "Resumable: complete samples already in OUT are kept.")
+    pt.add_argument("--out", required=True, help="output folder")
+    pt.add_argument("--n", type=_positive_int, required=True, help="number of images")
+    pt.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same images)")
+    pt.add_argument("--width", type=_even_size, default=448, help="image width (default 448)")
+    pt.add_argument("--height", type=_even_size, default=336, help="image height (default 336)")
+    pt.add_argument("--quiet", action="store_true", help="no progress bar")
+    pt.set_defaults(func=_run_pointing)
+
+    for name, what, width, height, duration in (
+            ("tracking", "videos with 1-3 moving targets, distractors and occlusion; answers as tracks", 640, 360,
+             (6.0, 10.0)),
+            ("traces", "an object moved along a path; answers as 5-10 3D waypoints", 640, 360, (4.0, 8.0))):
+        p = sub.add_parser(name, help=what, description=f"Writes OUT/{name}.jsonl and OUT/clips/<id>.mp4 + "
+                           "<id>.masks.npz (exact label maps) + <id>.boxes.json. Resumable.")
+        _common(p, width, height)
+        p.set_defaults(default_duration=duration, func=_run_moving, kind=name)
+        p.add_argument("--fps", type=_positive_int, default=30, help="frame rate (default 30)")
+        if name == "tracking":
+            p.add_argument("--answer-fps", type=float, default=2.0, help="answer points per second (default 2)")
+
+
+def _run_pointing(args: argparse.Namespace) -> int:
+    from ..data import pointing
+
+    return _generate("pointing", args.n, "images", lambda: pointing.generate(
+        args.out, args.n, seed=args.seed, width=args.width, height=args.height, progress=not args.quiet))
+
+
+def _run_moving(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(f"ov2.data.{args.kind}")
+    extra = {"answer_fps": args.answer_fps} if args.kind == "tracking" else {}
+    return _generate(args.kind, args.n, "clips", lambda: module.generate(
+        args.out, args.n, seed=args.seed, width=args.width, height=args.height,
+        duration=tuple(args.duration) if args.duration else args.default_duration, fps=args.fps,
+        hevc_every=args.hevc_every, workers=args.workers, progress=not args.quiet, **extra))
 
 
 def _generate(name: str, n: int, unit: str, make: Callable[[], object]) -> int:

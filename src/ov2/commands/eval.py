@@ -1,8 +1,13 @@
-"""``ov2 eval``: the model-free evidence check and model runs on JumpScore / temporal grounding.
+"""``ov2 eval``: the model-free evidence check and model runs on JumpScore, grounding, pointing, tracking, traces.
 
     ov2 eval evidence --data DIR --backends codec,frames,fixed --canvases 8,16,32,64,128 [--out DIR]
     ov2 eval jumpscore --model DIR --data FILE --backend codec --canvases 32 [--out FILE] [--limit K]
     ov2 eval grounding --model DIR --data FILE --backend codec --canvases 32 [--out FILE] [--limit K]
+    ov2 eval pointing|tracking|traces --model DIR --data DIR [--backend codec|fixed|frames] [--canvases N]
+
+jumpscore, pointing, tracking and traces also draw their first --figures N answers (default 4) into
+<out stem>_figures/ with an index.html: frame strips with predicted/GT points and GT masks, trace
+overlays, JumpScore timelines (predicted starts green within 0.1 s of a GT start, red otherwise).
 """
 
 from __future__ import annotations
@@ -53,9 +58,10 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.set_defaults(func=_evidence)
 
+    from ..eval.run_figures import DEFAULT_FIGURES
     from ..eval.runner import TASKS
 
-    for name in ("jumpscore", "grounding"):
+    for name in ("jumpscore", "grounding", "pointing", "tracking", "traces"):
         default_tokens = TASKS[name].max_new_tokens
         p = sub.add_parser(name, help=f"run a model on a {name} jsonl and score it")
         p.add_argument("--model", required=True, help="checkpoint directory (model + processor)")
@@ -70,6 +76,10 @@ def register(subparsers: Any) -> None:
         add_candidates_argument(p, inherits="a checkpoint trained with this option brings its own")
         p.add_argument("--device", default=None, help="torch device (default: the model's choice)")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        if name != "grounding":
+            p.add_argument("--figures", type=int, default=DEFAULT_FIGURES, metavar="N",
+                           help=f"draw the first N answers next to the results, with an index.html "
+                                f"(default {DEFAULT_FIGURES}, 0: none)")
         p.set_defaults(func=_model_run, task=name)
 
 
@@ -101,6 +111,8 @@ def _model_run(args: argparse.Namespace) -> int:
     from ..eval.io import load_records
     from ..eval.runner import TASKS, format_summary, run
 
+    if getattr(args, "figures", 0) < 0:
+        raise InvalidOptionError(f"--figures must be >= 0, got {args.figures}")
     task = TASKS[args.task]
     records = load_records(args.data, task.default_file)
     out = Path(args.out) if args.out else Path("eval_out") / f"{args.task}_{args.backend}_{args.canvases}.jsonl"
@@ -112,4 +124,26 @@ def _model_run(args: argparse.Namespace) -> int:
     print(f"{result.computed} computed, {result.reused} reused, {len(result.failed)} failed -> {out}")
     for f in result.failed:
         print(f"  failed {f['id']}: {f['error']}")
+    if getattr(args, "figures", 0):
+        _figures(args, records[: args.limit], result)
     return 1 if result.failed else 0
+
+
+def _figures(args: argparse.Namespace, records: list[dict[str, Any]], result: Any) -> None:
+    """Draw the first ``--figures`` answers of the run next to its results (kept when unchanged)."""
+    from ..eval.io import read_results
+    from ..eval.run_figures import figures_dir, write_figures
+
+    from ..errors import VideoError
+
+    folder = figures_dir(result.out)
+    model = "/".join(Path(args.model).parts[-2:])
+    title = f"ov2 eval {args.task}: {model}, {args.backend} at {args.canvases} canvases"
+    try:
+        figures, drawn = write_figures(args.task, read_results(result.out), records, folder, args.figures,
+                                       summary=result.summary, title=title)
+    except (VideoError, OSError) as exc:  # the scores stand; a picture that cannot be drawn only warns
+        print(f"figures: not drawn ({type(exc).__name__}: {exc})")
+        return
+    if figures:
+        print(f"figures: {drawn} drawn, {len(figures) - drawn} kept -> {folder / 'index.html'}")

@@ -1,8 +1,9 @@
-"""``ov2 experiment jumprope``: train the same tiny model on codec, fixed and frames input and compare.
+"""``ov2 experiment jumprope|tracking``: train the same tiny model on codec, fixed and frames input and compare.
 
     ov2 experiment jumprope --out exp/ --quick              # one budget (8 canvases), sized for a 2-core CPU
     ov2 experiment jumprope --out exp/ --seed 7             # budgets 8/16/32, two seeds; uses a GPU when present
     ov2 experiment jumprope --out exp/ --n-seeds 1          # the full plan with one seed (~25 min on one H100)
+    ov2 experiment tracking --out exp_tr/ --quick           # tracking: point F1 / HOTA per arm + first-frame baseline
 
 Data, precompute, training, evaluation and the report are stages that resume after a kill;
 every ov2 command the experiment runs is appended to OUT/commands.sh. Results: OUT/results.md,
@@ -20,24 +21,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="experiment", metavar="NAME")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
     jr = sub.add_parser("jumprope", help="JumpScore (and grounding) with codec / fixed / frames input at matched budgets")
-    jr.add_argument("--out", required=True, help="experiment directory (resumable)")
-    jr.add_argument("--quick", action="store_true", help="one budget, sized for this CPU (see docs/experiments.md)")
-    jr.add_argument("--seed", type=int, default=0, help="seed of the data splits and training (default 0)")
-    jr.add_argument("--n-seeds", type=int, default=None,
-                    help="train seeds S, S+1, ..., S+N-1 (default: 1 with --quick, 2 without)")
-    jr.add_argument("--steps", type=int, default=None, help="override the plan's optimiser steps per run")
-    jr.add_argument("--budgets", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
-                    help="override the canvas budgets, e.g. 8,16")
-    jr.add_argument("--candidates-per-group", type=int, default=None,
-                    help="override the canvas arms' candidate frames per group (default 24; 0: the tokenizer's "
-                    "budget-following default)")
-    jr.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    jr.set_defaults(func=run)
+    tr = sub.add_parser("tracking", help="object tracking (point F1, HOTA) with codec / fixed / frames input, "
+                        "against a first-frame baseline")
+    for q in (jr, tr):
+        q.add_argument("--out", required=True, help="experiment directory (resumable)")
+        q.add_argument("--quick", action="store_true", help="one budget, sized for this CPU (see docs/experiments.md)")
+        q.add_argument("--seed", type=int, default=0, help="seed of the data splits and training (default 0)")
+        q.add_argument("--n-seeds", type=int, default=None,
+                       help="train seeds S, S+1, ..., S+N-1 (default: 1 with --quick, 2 without)")
+        q.add_argument("--steps", type=int, default=None, help="override the plan's optimiser steps per run")
+        q.add_argument("--budgets", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
+                       help="override the canvas budgets, e.g. 8,16")
+        q.add_argument("--candidates-per-group", type=int, default=None,
+                       help="override the canvas arms' candidate frames per group (default 24; 0: the tokenizer's "
+                       "budget-following default)")
+        q.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        q.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib
+
     from ..errors import InvalidOptionError
-    from ..experiments.jumprope import Experiment, make_plan
+
+    module = importlib.import_module(f"ov2.experiments.{args.experiment}")
+    Experiment, make_plan = module.Experiment, module.make_plan
 
     overrides = {}
     if args.steps is not None:
@@ -48,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["seeds"] = tuple(range(args.seed, args.seed + args.n_seeds))
     if args.budgets is not None:
         overrides["budgets"] = args.budgets
-        overrides["grounding_budget"] = args.budgets[0]
+        if args.experiment == "jumprope":
+            overrides["grounding_budget"] = args.budgets[0]
     if args.candidates_per_group is not None:
         if args.candidates_per_group < 0:
             raise InvalidOptionError(f"--candidates-per-group must be >= 0, got {args.candidates_per_group}")
@@ -57,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     experiment = Experiment(args.out, plan, progress=not args.no_progress)
     doc = experiment.run()
     print((experiment.out / "results.md").read_text())
-    print(f"wrote {experiment.out / 'results.json'}, {experiment.out / 'map_vs_budget.png'}, "
+    figure = experiment.out / "map_vs_budget.png"
+    print(f"wrote {experiment.out / 'results.json'}, {f'{figure}, ' if figure.is_file() else ''}"
           f"{experiment.out / 'commands.sh'} ({doc['total_s']:.0f} s)")
     return 0

@@ -6,7 +6,9 @@
         --tasks ov2_jumprope --include_path lmms_tasks
 
 A jumpscore.jsonl becomes the task ov2_jumprope (mAP, AP@0.1/0.2/0.3), a grounding.jsonl
-ov2_grounding (R1@0.3/0.5/0.7, mIoU); scores are x100, as ov2 eval prints them. --data can
+ov2_grounding (R1@0.3/0.5/0.7, mIoU); pointing.jsonl, tracking.jsonl and traces.jsonl become
+ov2_pointing, ov2_tracking and ov2_traces (the metrics of ov2 eval pointing|tracking|traces).
+Scores are x100 (trace errors on 0-1000), as ov2 eval prints them. --data can
 be given twice (a jump-rope and a grounding folder). The YAMLs read the jsonl files where
 they are: regenerate the YAMLs if the data moves.
 """
@@ -21,7 +23,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("lmms-tasks", help="write lmms-eval task YAMLs for ov2 benchmark data",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, action="append", metavar="DIR",
-                   help="folder written by `ov2 data jumprope|grounding` (or its jsonl); repeatable")
+                   help="folder written by `ov2 data jumprope|grounding|pointing|tracking|traces` (or its jsonl); repeatable")
     p.add_argument("--out", required=True, metavar="TASKDIR", help="folder for the YAMLs (lmms-eval --include_path)")
     p.set_defaults(func=run)
 
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     counts = {}
     for kind, file in found.items():
         records = load_records(file, kind.data_file)
-        missing = [r["video_path"] for r in records if not _is_file(r["video_path"])]
+        media = [r.get("video_path") or r.get("image_path") for r in records]
+        missing = [m for m in media if not _is_file(m)]
         if missing:
             raise VideoNotFoundError(f"{file}: {len(missing)} of {len(records)} videos are missing "
                                      f"(first: {missing[0]}); regenerate the data with `ov2 data`")

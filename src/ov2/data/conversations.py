@@ -7,7 +7,9 @@ placeholder, and the answer the evaluation expects:
   :func:`ov2.eval.jumpscore.parse` reads it;
 * grounding: ``"The event happens in S - E seconds."`` with the span to two decimals (spans lie
   on a 0.01 s grid), the format the grounding question asks for and
-  :func:`ov2.eval.grounding.parse_span` reads.
+  :func:`ov2.eval.grounding.parse_span` reads;
+* pointing (an ``<image>``), tracking and traces: the record's ``answer`` (OV2 points / tracks /
+  waypoint list), as :mod:`ov2.eval.points` reads it.
 
 Media paths are written relative to the manifest's folder, so data and manifest can move together.
 """
@@ -18,7 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-TASKS = {"jumpscore": "jumpscore.jsonl", "grounding": "grounding.jsonl"}
+TASKS = {"jumpscore": "jumpscore.jsonl", "grounding": "grounding.jsonl", "pointing": "pointing.jsonl",
+         "tracking": "tracking.jsonl", "traces": "traces.jsonl"}
 
 
 def grounding_answer(span: list[float] | tuple[float, float]) -> str:
@@ -29,21 +32,22 @@ def grounding_answer(span: list[float] | tuple[float, float]) -> str:
 
 def to_conversation(task: str, rec: dict[str, Any], source: str | None = None) -> dict[str, Any]:
     """One manifest record (absolute video path) from one benchmark record of ``task``."""
-    if task == "jumpscore":
-        answer = str(rec["answer"])
-    elif task == "grounding":
+    if task == "grounding":
         answer = grounding_answer(rec["span"])
+    elif task in TASKS:
+        answer = str(rec["answer"])  # jump rope, pointing, tracking, traces: already in the evaluated format
     else:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
-    return {"id": rec["id"], "video": rec["video_path"], "source": source or task,
-            "conversations": [{"from": "human", "value": "<video>\n" + rec["question"]},
+    media, tag = ("image", "<image>") if task == "pointing" else ("video", "<video>")
+    return {"id": rec["id"], media: rec[f"{media}_path"], "source": source or task,
+            "conversations": [{"from": "human", "value": f"{tag}\n" + rec["question"]},
                               {"from": "gpt", "value": answer}]}
 
 
 def benchmark_records(data: str | os.PathLike[str], task: str = "both") -> list[tuple[str, dict[str, Any]]]:
     """(task, record) pairs of the benchmark jsonl(s) in ``data`` (a folder, or a jsonl file).
 
-    ``task="both"`` takes whichever of jumpscore.jsonl / grounding.jsonl the folder holds
+    ``task="both"`` takes whichever benchmark files (:data:`TASKS`) the folder holds
     (at least one); a named task requires its file.
     """
     from ..errors import VideoNotFoundError

@@ -102,7 +102,8 @@ def write_clip(plan: Any, scene: Any, clips_dir: Path, threads: int = 1, extra: 
     """Render every frame of ``scene``, encode the mp4, then write boxes.json last; return the clip id.
 
     ``plan`` has id, fps, width, height, codec, n_frames, signature(), to_json();
-    ``scene.render(i)`` returns (RGB frame, box) and ``scene.times`` the frame times.
+    ``scene.render(i)`` returns (RGB frame, box) and ``scene.times`` the frame times; an optional
+    ``scene.finish(clips_dir)`` writes the scene's own files after the last frame.
     """
     from ..fileio import atomic_write_json
     from .encode import ClipWriter
@@ -115,6 +116,8 @@ def write_clip(plan: Any, scene: Any, clips_dir: Path, threads: int = 1, extra: 
             frame, box = scene.render(i)
             writer.write(frame)
             boxes.append(box)
+    if hasattr(scene, "finish"):  # side files (per-frame masks) land before the boxes file marks the clip done
+        scene.finish(clips_dir)
     doc = {"width": plan.width, "height": plan.height, "fps": plan.fps,
            "times": [round(float(t), 6) for t in scene.times], "boxes": boxes, **(extra or {}),
            "signature": plan.signature(), "plan": plan.to_json()}

@@ -34,6 +34,8 @@ class Task:
     target: Callable[[dict[str, Any]], Any]
     score: Callable[[str, Any], dict[str, Any]]
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    media: str = "video"  # "image": the record's image_path is the visual input (no tokenizer)
+    columns: tuple[str, ...] = ()  # summary keys format_summary prints (perception tasks)
 
 
 def _jumpscore_score(response: str, target: Any) -> dict[str, Any]:
@@ -86,6 +88,29 @@ TASKS: dict[str, Task] = {
         summarize=_grounding_summary,
     ),
 }
+
+
+def _perception_tasks() -> dict[str, Task]:
+    """``ov2 eval pointing|tracking|traces`` (:mod:`ov2.eval.perception`)."""
+    from . import perception as pc
+
+    def question(r: dict[str, Any]) -> str:
+        return str(r["question"]).strip()
+
+    point_keys = ("accuracy", "precision", "recall", "f1")
+    track_keys = ("precision", "recall", "f1", "hota", "deta", "assa")
+    return {
+        "pointing": Task("pointing", "pointing.jsonl", 2, 256, question, pc.pointing_target, pc.score_pointing,
+                         lambda rows: pc.summarize(rows, pc.score_pointing, point_keys), media="image",
+                         columns=point_keys),
+        "tracking": Task("tracking", "tracking.jsonl", 2, 512, question, pc.tracking_target, pc.score_tracking,
+                         lambda rows: pc.summarize(rows, pc.score_tracking, track_keys), columns=track_keys),
+        "traces": Task("traces", "traces.jsonl", 2, 256, question, lambda r: r["waypoints"], pc.score_trace,
+                       lambda rows: pc.summarize(rows, pc.score_trace, (), pc.TRACE_KEYS), columns=pc.TRACE_KEYS),
+    }
+
+
+TASKS.update(_perception_tasks())
 
 
 @dataclass
@@ -172,9 +197,12 @@ def run(
             bar.set_postfix_str(str(record["id"]), refresh=False)
             t0 = time.perf_counter()
             try:
-                vi = tokenize(record["video_path"], backend=backend, canvases=canvases, max_pixels=max_pixels,
-                              **codec_config)
-                response = answer(model, processor, task.question(record), video=vi,
+                if task.media == "image":
+                    visual = {"image": record["image_path"]}
+                else:
+                    visual = {"video": tokenize(record["video_path"], backend=backend, canvases=canvases,
+                                                max_pixels=max_pixels, **codec_config)}
+                response = answer(model, processor, task.question(record), **visual,
                                   max_new_tokens=max_new_tokens, timestamp_decimals=task.timestamp_decimals)
             except (VideoError, OSError, ValueError) as exc:  # one bad sample must not end the run
                 failed.append({"id": record["id"], "error": f"{type(exc).__name__}: {exc}"})
@@ -193,8 +221,13 @@ def run(
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """One-row table for a run summary (metrics x100)."""
-    if summary["task"] == "jumpscore":
+    """One-row table for a run summary (proportions x100; trace errors on the 0-1000 scale)."""
+    task = TASKS.get(summary["task"])
+    if task is not None and task.columns:
+        head = ["task", "backend", "canvases", "n", "unparsed", "skipped", *task.columns]
+        vals = [summary["task"], summary["backend"], str(summary["canvases"]), str(summary["n"]),
+                str(summary["unparsed"]), str(summary["skipped"])] + [f"{summary[k]:.1f}" for k in task.columns]
+    elif summary["task"] == "jumpscore":
         taus = sorted(summary["ap"], key=float)
         head = ["task", "backend", "canvases", "n", "unparsed", "mAP"] + [f"AP@{t}" for t in taus]
         vals = [summary["task"], summary["backend"], str(summary["canvases"]), str(summary["n"]),

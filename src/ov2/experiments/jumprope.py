@@ -12,7 +12,9 @@ they run, so anyone can re-run them):
 3. **train**: one run per (arm, budget, seed) with ``ov2 train`` on the experiment preset;
 4. **evaluate**: each checkpoint on the test split through ``ov2 eval jumpscore`` (greedy;
    mAP, AP at 0.1 / 0.2 / 0.3 s, unparsed answers), and ``ov2 eval grounding`` at one budget;
-5. **report**: ``results.json``, ``results.md`` and ``map_vs_budget.png``.
+5. **report**: ``results.json``, ``results.md``, ``map_vs_budget.png``, ``jumps_test_first_clip.png`` (every
+   run's predicted starts on the first test clip) and ``index.html`` (those, and each run's JumpScore
+   timelines of its first test clips, drawn by ``ov2 eval jumpscore --figures``).
 
 The validation split is used only to report a validation score next to the test score (and
 by whoever tunes the preset); the test split is never used to choose anything.
@@ -20,35 +22,22 @@ by whoever tunes the preset); the test split is never used to choose anything.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
-import subprocess
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..fileio import atomic_write_text
-from ..options import CANVAS_BACKENDS
 from ..viz.figures import save_figure
+from .runner import ARMS, ArmsPlan, ExperimentRunner, check_disjoint, check_plan_file, mean, quiet_flags
 
-ARMS = ("codec", "fixed", "frames")
+__all__ = ["ARMS", "PRESET", "Plan", "make_plan", "Experiment", "check_plan_file", "check_disjoint", "quiet_flags",
+           "aggregate", "markdown_table", "plot_map"]
+
 PRESET = "experiment_jumprope"
-# How each command is told to hide its progress bar.
-QUIET = {("data", "jumprope"): ["--quiet"], ("data", "grounding"): ["--quiet"], ("data", "manifest"): [],
-         ("precompute",): ["--quiet"], ("train",): ["--no-progress"], ("eval",): ["--no-progress"]}
-
-
-def quiet_flags(args: list[str]) -> list[str]:
-    """The flags that silence the progress output of ``ov2 <args>``."""
-    return QUIET.get(tuple(args[:2]), QUIET.get((args[0],), []))
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(ArmsPlan):
     """What the experiment runs (see :func:`make_plan` for the quick and full sizes)."""
 
     quick: bool
@@ -75,14 +64,9 @@ class Plan:
     parallel: int = 1  # trainings / evaluations run at once (several fit one GPU)
     train_overrides: dict = field(default_factory=dict)
 
-    def runs(self) -> list[tuple[int, int, str]]:
-        """Every trained model, as (seed, budget, arm), in the order the tables list them."""
-        return [(seed, budget, arm) for seed in self.seeds for budget in self.budgets for arm in self.arms]
-
     def split_seed(self, split: str, task: str = "jumprope") -> int:
         """Disjoint seeds per split and task (clip ids carry the seed, so splits never share a clip)."""
-        offset = {"train": 1, "val": 2, "test": 3}[split] + (10 if task == "grounding" else 0)
-        return 1000 * self.seed + offset
+        return ArmsPlan.split_seed(self, split, 10 if task == "grounding" else 0)
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
@@ -109,59 +93,10 @@ def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -
     return Plan(**{**asdict(plan), **(overrides or {})}) if overrides else plan
 
 
-class Experiment:
-    """Runs (or resumes) the stages in ``out``; every ``ov2`` command it issues is appended to commands.sh."""
+class Experiment(ExperimentRunner):
+    """Runs (or resumes) the jump-rope experiment's stages in ``out`` (see :class:`ExperimentRunner`)."""
 
-    def __init__(self, out: str | Path, plan: Plan, progress: bool = True) -> None:
-        self.out = Path(out)
-        self.plan = plan
-        self.progress = progress
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.commands = self.out / "commands.sh"
-        self.started = time.perf_counter()
-        self.timings: dict[str, float] = {}
-        check_plan_file(self.out, plan)
-
-    # ------------------------------------------------------------------ plumbing
-    def ov2(self, *argv: str) -> int:
-        """Run one ``ov2`` command in this process, after recording it in commands.sh."""
-        from ..cli import main
-
-        args = [str(a) for a in argv]
-        if not self.progress:
-            args += quiet_flags(args)
-        with open(self.commands, "a", encoding="utf-8") as fh:
-            fh.write("ov2 " + shlex.join(args) + "\n")
-        code = main(args)
-        if code:
-            raise RuntimeError(f"`ov2 {shlex.join(args)}` failed with exit code {code}")
-        return code
-
-    def ov2_many(self, commands: list[list[Any]]) -> None:
-        """Run independent ``ov2`` commands, ``plan.parallel`` at a time (subprocesses) or in order (in process)."""
-        if self.plan.parallel <= 1 or len(commands) <= 1:
-            for argv in commands:
-                self.ov2(*argv)
-            return
-        with open(self.commands, "a", encoding="utf-8") as fh:
-            fh.writelines("ov2 " + shlex.join([str(a) for a in argv]) + "\n" for argv in commands)
-
-        def launch(argv: list[Any]) -> None:
-            args = [str(a) for a in argv]
-            args += quiet_flags(args)  # output is captured: progress bars would only fill the pipe
-            done = subprocess.run([sys.executable, "-m", "ov2", *args], capture_output=True, text=True)
-            if done.returncode:
-                raise RuntimeError(f"`ov2 {shlex.join(args)}` failed:\n{done.stderr[-3000:]}")
-
-        with ThreadPoolExecutor(self.plan.parallel) as pool:
-            list(pool.map(launch, commands))
-
-    def stage(self, name: str, fn: Any) -> Any:
-        t0 = time.perf_counter()
-        print(f"== {name}", flush=True)
-        result = fn()
-        self.timings[name] = round(time.perf_counter() - t0, 1)
-        return result
+    PRESET = PRESET
 
     # -------------------------------------------------------------------- stages
     def data(self) -> None:
@@ -177,56 +112,16 @@ class Experiment:
                  self.out / "data" / "grounding_train", "--out", self.out / "data" / "train.jsonl")
         check_disjoint([self.out / "data" / s for s in ("train", "val", "test")])
 
-    def precompute(self) -> None:
-        for budget in self.plan.budgets:
-            for arm in self.plan.arms:
-                self.ov2("precompute", self.out / "data" / "train.jsonl", "--out",
-                         self.out / "precomputed" / f"{arm}_{budget}", "--backend", arm, "--canvases", budget,
-                         *self.tokenizer_options(arm), *self.workers())
-
-    def tokenizer_options(self, arm: str) -> list[Any]:
-        """The canvas arms' tokenizer options, the same in precompute and evaluation."""
-        cpg = self.plan.candidates_per_group
-        return ["--candidates-per-group", cpg] if cpg is not None and arm in CANVAS_BACKENDS else []
-
-    def workers(self) -> list[Any]:
-        return ["--workers", self.plan.workers] if self.plan.workers else []
-
-    def run_name(self, arm: str, budget: int, seed: int) -> str:
-        return f"{arm}_{budget}_s{seed}"
-
-    def train(self) -> None:
-        commands = []
-        for seed, budget, arm in self.plan.runs():
-            run = self.out / "runs" / self.run_name(arm, budget, seed)
-            if (run / "final" / "config.json").is_file():
-                continue
-            config = self.write_config(arm, budget, seed)
-            resume = ["--resume"] if run.exists() else []
-            commands.append(["train", config, "--out", run, *resume])
-        self.ov2_many(commands)
-
-    def write_config(self, arm: str, budget: int, seed: int) -> Path:
-        """The run's config: the experiment preset, this arm's source, the plan's steps and seed."""
-        import yaml
-
-        doc = {"base": PRESET, "stage": f"experiment_{self.run_name(arm, budget, seed)}", "seed": seed,
-               "max_steps": self.plan.steps, "data_root": str(self.out / "precomputed"),
-               "sources": [{"name": "video", "path": f"{arm}_{budget}", "weight": 1.0, "backend": arm,
-                            "canvases": budget}], **self.plan.train_overrides}
-        path = self.out / "configs" / f"{self.run_name(arm, budget, seed)}.yaml"
-        atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
-        return path
-
     def evaluate(self) -> None:
         p = self.plan
         commands = []
         for seed, budget, arm in p.runs():
-            model = self.out / "runs" / self.run_name(arm, budget, seed) / "final"
+            model = self.model_dir(arm, budget, seed)
             for split in ("test", "val"):
                 commands.append(["eval", "jumpscore", "--model", model, "--data", self.out / "data" / split,
                                  "--backend", arm, "--canvases", budget, *self.tokenizer_options(arm),
                                  "--max-new-tokens", p.max_new_tokens,
+                                 *(() if split == "test" else ("--figures", 0)),
                                  "--out", self.results_file("jumpscore", split, arm, budget, seed)])
             if budget == p.grounding_budget:
                 commands.append(["eval", "grounding", "--model", model, "--data",
@@ -234,9 +129,6 @@ class Experiment:
                                  *self.tokenizer_options(arm), "--max-new-tokens", 64,
                                  "--out", self.results_file("grounding", "test", arm, budget, seed)])
         self.ov2_many(commands)
-
-    def results_file(self, task: str, split: str, arm: str, budget: int, seed: int) -> Path:
-        return self.out / "eval" / f"{task}_{split}_{self.run_name(arm, budget, seed)}.jsonl"
 
     def report(self) -> dict[str, Any]:
         from ..eval.io import read_results
@@ -251,52 +143,37 @@ class Experiment:
             grounding = self.results_file("grounding", "test", arm, budget, seed)
             if grounding.is_file():
                 row["grounding_test"] = TASKS["grounding"].summarize(read_results(grounding))
-            log = self.out / "runs" / self.run_name(arm, budget, seed) / "train_log.jsonl"
-            lines = log.read_text().splitlines() if log.is_file() else []
-            row["final_train_loss"] = json.loads(lines[-1])["loss"] if lines else None
+            row["final_train_loss"] = self.final_train_loss(arm, budget, seed)
             rows.append(row)
-        doc = {"plan": asdict(self.plan), "rows": rows, "timings_s": self.timings,
-               "total_s": round(time.perf_counter() - self.started, 1)}
-        atomic_write_text(self.out / "results.json", json.dumps(doc, indent=1) + "\n")
-        atomic_write_text(self.out / "results.md", markdown_table(rows, self.plan) + "\n")
+        doc = self.write_results(rows, markdown_table(rows, self.plan))
         plot_map(rows, self.out / "map_vs_budget.png")
+        figures = [("map_vs_budget.png", "JumpScore mAP on the test split against the canvas budget")]
+        compared = self.compare_timeline(self.out / "jumps_test_first_clip.png")
+        if compared is not None:
+            figures.append((compared.name, "the first test clip: each run's predicted cycle starts, green within "
+                                           "0.1 s of a GT start, red otherwise (grey: GT starts)"))
+        metrics = {f"{self.run_name(r['arm'], r['canvases'], r['seed'])} test mAP": r["jumpscore_test"]["map"]
+                   for r in rows}
+        self.write_report_page("jumpscore", "ov2 experiment jumprope", metrics, figures)
         return doc
 
-    def run(self) -> dict[str, Any]:
-        for name in ("data", "precompute", "train", "evaluate"):
-            self.stage(name, getattr(self, name))
-        return self.stage("report", self.report)
+    def compare_timeline(self, path: Path) -> Path | None:
+        """Figure 13 across arms: the first test clip's predicted starts, one row per run (None if unanswered)."""
+        from ..eval import jumpscore
+        from ..eval.io import load_records, read_results
+        from ..viz.perception import save_jumpscore_timeline
 
-
-def check_plan_file(out: Path, plan: Plan) -> None:
-    """A re-run must use the same plan (it resumes); another plan needs another --out."""
-    from ..errors import InvalidOptionError
-
-    path = out / "plan.json"
-    doc = json.loads(json.dumps(asdict(plan)))
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if old != doc:
-            changed = sorted(k for k in doc if old.get(k) != doc[k])
-            raise InvalidOptionError(f"{out} holds an experiment with another plan (differs in {changed}); "
-                                     "use another --out or the same options")
-    else:
-        atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
-
-
-def check_disjoint(split_dirs: list[Path]) -> None:
-    """No clip may sit in two splits."""
-    seen: dict[str, str] = {}
-    for d in split_dirs:
-        for line in (d / "jumpscore.jsonl").read_text().splitlines():
-            cid = json.loads(line)["id"]
-            if cid in seen:
-                raise RuntimeError(f"clip {cid} is in both {seen[cid]} and {d.name}")
-            seen[cid] = d.name
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
+        clip = load_records(self.out / "data" / "test", "jumpscore.jsonl")[0]
+        starts = {}
+        for seed, budget, arm in self.plan.runs():
+            rows = read_results(self.results_file("jumpscore", "test", arm, budget, seed))
+            row = next((r for r in rows if r["id"] == clip["id"]), None)
+            if row is not None:
+                starts[self.run_name(arm, budget, seed)] = jumpscore.parse(str(row["response"]))
+        if not starts:
+            return None
+        return save_jumpscore_timeline(path, starts, jumpscore.parse_ground_truth(clip["answer"]),
+                                       duration=clip.get("duration"), title=f"{clip['id']} (test)")
 
 
 def aggregate(rows: list[dict[str, Any]], key: str = "jumpscore_test") -> dict[tuple[str, int], dict[str, float]]:
@@ -304,10 +181,10 @@ def aggregate(rows: list[dict[str, Any]], key: str = "jumpscore_test") -> dict[t
     out: dict[tuple[str, int], dict[str, float]] = {}
     for arm, budget in sorted({(r["arm"], r["canvases"]) for r in rows}, key=lambda x: (x[1], ARMS.index(x[0]))):
         sel = [r[key] for r in rows if r["arm"] == arm and r["canvases"] == budget and key in r]
-        entry = {"map": _mean([s["map"] for s in sel]), "unparsed": _mean([s["unparsed"] for s in sel]),
+        entry = {"map": mean([s["map"] for s in sel]), "unparsed": mean([s["unparsed"] for s in sel]),
                  "n": sel[0]["n"] if sel else 0, "seeds": len(sel)}
         for tau in (sel[0]["ap"] if sel else {}):
-            entry[f"ap@{tau}"] = _mean([s["ap"][tau] for s in sel])
+            entry[f"ap@{tau}"] = mean([s["ap"][tau] for s in sel])
         out[(arm, budget)] = entry
     return out
 
@@ -329,9 +206,9 @@ def markdown_table(rows: list[dict[str, Any]], plan: Plan) -> str:
                   "|---|---:|---:|---:|---:|---:|"]
         for arm in plan.arms:
             sel = [r["grounding_test"] for r in grounding if r["arm"] == arm]
-            rec = {m: _mean([s["recall"][m] for s in sel]) for m in sel[0]["recall"]}
+            rec = {m: mean([s["recall"][m] for s in sel]) for m in sel[0]["recall"]}
             lines.append(f"| {arm} | " + " | ".join(f"{rec[m]:.1f}" for m in sorted(rec, key=float))
-                         + f" | {_mean([s['miou'] for s in sel]):.1f} | {_mean([s['unparsed'] for s in sel]):.1f} |")
+                         + f" | {mean([s['miou'] for s in sel]):.1f} | {mean([s['unparsed'] for s in sel]):.1f} |")
     return "\n".join(lines)
 
 

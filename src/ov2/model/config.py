@@ -18,7 +18,12 @@ from typing import Any
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig
-from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
+from transformers.configuration_utils import PreTrainedConfig
+
+try:  # transformers >= 5.20
+    from transformers.configuration_utils import SubConfigSpec
+except ImportError:  # 5.16-5.19 declare a plain ``sub_configs`` mapping (see ov2.compat)
+    SubConfigSpec = None
 
 from ..errors import VideoError
 
@@ -117,10 +122,13 @@ class LlavaOnevision2Config(PreTrainedConfig):
     """
 
     model_type = MODEL_TYPE
-    sub_configs_defaults = {
-        "vision_config": OneVisionEncoderConfig,
-        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen3"),
-    }
+    if SubConfigSpec is not None:  # transformers >= 5.20: typed sub-config specs
+        sub_configs_defaults = {
+            "vision_config": OneVisionEncoderConfig,
+            "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen3"),
+        }
+    else:  # transformers 5.16-5.19: a plain mapping, and the dicts are turned into configs below
+        sub_configs = {"vision_config": OneVisionEncoderConfig, "text_config": AutoConfig}
     keys_to_ignore_at_inference = ["past_key_values"]
 
     vision_config: dict | PreTrainedConfig | None = None
@@ -140,6 +148,12 @@ class LlavaOnevision2Config(PreTrainedConfig):
             self.vision_config = {**self.vision_config, "model_type": VISION_MODEL_TYPE}
         if isinstance(self.text_config, dict) and self.text_config.get("model_type", "qwen3") != "qwen3":
             raise ConfigError(f"text_config.model_type {self.text_config['model_type']!r} is not supported (expected 'qwen3')")
+        # Built here in every transformers version (newer ones skip sub-configs that are already configs).
+        if not isinstance(self.vision_config, PreTrainedConfig):
+            self.vision_config = OneVisionEncoderConfig(**(self.vision_config or {}))
+        if not isinstance(self.text_config, PreTrainedConfig):
+            self.text_config = AutoConfig.for_model("qwen3", **{k: v for k, v in (self.text_config or {}).items()
+                                                               if k != "model_type"})
         super().__post_init__(**kwargs)
         if self.tie_word_embeddings is None:
             self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", False))

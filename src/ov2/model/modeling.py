@@ -25,11 +25,30 @@ from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import BaseModelOutputWithPast, BaseModelOutputWithPooling, CausalLMOutputWithPast
-from transformers.modeling_utils import slice_logits_to_keep
+
+try:  # transformers >= 5.21 (also handles boolean masks)
+    from transformers.modeling_utils import slice_logits_to_keep
+except ImportError:  # 5.16-5.20: the library's models slice inline, as here
+
+    def slice_logits_to_keep(hidden_states: torch.Tensor, logits_to_keep: int | torch.Tensor) -> torch.Tensor:
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        return hidden_states[:, keep, :]
+
+
+# transformers 5.24 renamed the KV cache argument and output field ``past_key_values`` -> ``cache`` (generate
+# passes it under the new name). Our forwards accept both and hand it on under the installed version's name.
+CACHE_KWARG = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+
+
+def take_cache(past_key_values: Cache | None, kwargs: dict[str, Any]) -> Cache | None:
+    """The KV cache whichever name it came under (``cache`` is removed from ``kwargs``)."""
+    cache = kwargs.pop("cache", None)
+    return past_key_values if past_key_values is not None else cache
 
 from .checkpoint import LEGACY_KEY_RULES, CheckpointError, legacy_mapping_registered, strict_loading_error
 from .config import ConfigError, LlavaOnevision2Config, OneVisionEncoderConfig, check_model_type
 from .attention import grid_window_lengths
+from .varlen import check_packed_batch
 from .rope import VisionRotaryEmbedding, inverse_frequencies, split_sizes
 from .vision import (
     OneVisionEncoderEmbeddings,
@@ -211,6 +230,7 @@ class LlavaOnevision2Model(LlavaOnevision2PreTrainedModel):
         release does), continued after a KV cache, or ``arange``; packed samples pass their own."""
         for key in _IGNORED_INPUTS:
             kwargs.pop(key, None)
+        past_key_values = take_cache(past_key_values, kwargs)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
@@ -222,6 +242,8 @@ class LlavaOnevision2Model(LlavaOnevision2PreTrainedModel):
             )
         elif pixel_values is not None:
             raise ValueError("pixel_values need input_ids (to find the <|image_pad|> positions), not inputs_embeds")
+        # Packed rows that the language model's kernel would attend across raise here (ov2.model.varlen).
+        check_packed_batch(self.config.text_config, position_ids, attention_mask, past_key_values, kwargs, use_cache)
         if position_ids is None:
             past = past_key_values.get_seq_length() if past_key_values is not None else 0
             position_ids = default_position_ids(attention_mask, inputs_embeds.shape[0], inputs_embeds.shape[1], past,
@@ -230,8 +252,8 @@ class LlavaOnevision2Model(LlavaOnevision2PreTrainedModel):
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             use_cache=use_cache,
+            **{CACHE_KWARG: past_key_values},
             **kwargs,
         )
 
@@ -298,9 +320,12 @@ class LlavaOnevision2ForConditionalGeneration(LlavaOnevision2PreTrainedModel, Ge
 
         Packed training sequences pass ``position_ids`` restarting at 0 per sample and no
         ``attention_mask``; transformers derives a block-causal mask from them, which needs
-        no KV cache, so a call with ``labels`` runs without one unless ``use_cache`` says so."""
-        if labels is not None and use_cache is None:
+        no KV cache, so a call with ``labels`` or with packed boundaries (``cu_seq_lens_q``, see
+        ``ov2.model.varlen``) runs without one unless ``use_cache`` says so: with a cache transformers
+        would not read the position ids as sample boundaries."""
+        if use_cache is None and (labels is not None or kwargs.get("cu_seq_lens_q") is not None):
             use_cache = False
+        past_key_values = take_cache(past_key_values, kwargs)
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -325,8 +350,8 @@ class LlavaOnevision2ForConditionalGeneration(LlavaOnevision2PreTrainedModel, Ge
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
+            **{CACHE_KWARG: getattr(outputs, CACHE_KWARG)},
             attentions=outputs.attentions,
         )
 

@@ -71,11 +71,23 @@ def _gpt2_byte_table() -> dict[str, int]:
 TINY_WIDTHS = (64, 128, 256)
 
 
-def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2) -> LlavaOnevision2Config:
+TEXT_HEAD_DIMS = (16, 32, 64)
+
+
+def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2,
+                text_head_dim: int = 16) -> LlavaOnevision2Config:
     """A 2-layer vision tower and a ``text_layers``-layer Qwen3 of ``width`` (64, 128 or 256): vision heads
-    of 32 dims (the 4:6:6 RoPE split needs a multiple of 32), text heads of 16 dims, 2 query heads per KV head."""
+    of 32 dims (the 4:6:6 RoPE split needs a multiple of 32), text heads of ``text_head_dim`` dims
+    (``width // text_head_dim`` of them), 2 query heads per KV head.
+
+    ``text_head_dim=32`` makes a model vLLM's CPU attention kernel accepts (it refuses head_dim < 32);
+    the default 16 keeps every existing test's model (and its random weights) unchanged.
+    """
     if width not in TINY_WIDTHS:
         raise ValueError(f"tiny width must be one of {TINY_WIDTHS}, got {width}")
+    if text_head_dim not in TEXT_HEAD_DIMS or text_head_dim > width:
+        raise ValueError(f"tiny text_head_dim must be one of {TEXT_HEAD_DIMS} and at most width {width}, got {text_head_dim}")
+    heads = width // text_head_dim
     ids = {t: tokenizer.token_to_id(t) for t in SPECIAL_TOKENS}
     vision = {
         "model_type": "onevision_encoder",
@@ -94,9 +106,9 @@ def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2) -> 
         "hidden_size": width,
         "intermediate_size": 2 * width,
         "num_hidden_layers": text_layers,
-        "num_attention_heads": width // 16,
-        "num_key_value_heads": width // 32,
-        "head_dim": 16,
+        "num_attention_heads": heads,
+        "num_key_value_heads": max(1, heads // 2),
+        "head_dim": text_head_dim,
         "max_position_embeddings": 32768,
         "rms_norm_eps": 1e-6,
         "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
@@ -116,11 +128,11 @@ def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2) -> 
     )
 
 
-def make_tiny_model(seed: int = 0, width: int = 64,
-                    text_layers: int = 2) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
+def make_tiny_model(seed: int = 0, width: int = 64, text_layers: int = 2,
+                    text_head_dim: int = 16) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
     """A random tiny model (every weight perturbed, so tests see every weight) and its byte tokenizer."""
     tok = build_byte_tokenizer()
-    config = tiny_config(tok, width, text_layers)
+    config = tiny_config(tok, width, text_layers, text_head_dim)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlavaOnevision2ForConditionalGeneration(config)
@@ -147,10 +159,13 @@ def make_tiny_processor(tokenizer: Tokenizer) -> LlavaOnevision2Processor:
     return LlavaOnevision2Processor(image_processor, fast, video_processor)
 
 
-def make_tiny_checkpoint(directory: str | os.PathLike[str], seed: int = 0) -> Path:
-    """Write a complete tiny random checkpoint directory (model + processor files) and return its path."""
+def make_tiny_checkpoint(directory: str | os.PathLike[str], seed: int = 0, text_head_dim: int = 16) -> Path:
+    """Write a complete tiny random checkpoint directory (model + processor files) and return its path.
+
+    ``text_head_dim=32`` for a checkpoint vLLM can serve on CPU (see :func:`tiny_config`).
+    """
     d = Path(directory)
-    model, tok = make_tiny_model(seed)
+    model, tok = make_tiny_model(seed, text_head_dim=text_head_dim)
     model.save_pretrained(d)
     make_tiny_processor(tok).save_pretrained(d)
     return d

@@ -18,5 +18,11 @@ class LlavaOnevision2VideosKwargs(VideosKwargs, total=False):
     merge_size: int
 
 
+# Left padding (generation) and no token type ids, unless the caller says otherwise.
+TEXT_DEFAULTS = {"padding": True, "padding_side": "left", "return_token_type_ids": False}
+
+
 class LlavaOnevision2ProcessingKwargs(ProcessingKwargs, total=False):
     videos_kwargs: LlavaOnevision2VideosKwargs
+    # transformers 5.16-5.22 read defaults only here (newer ones also read the processor's class attributes).
+    _defaults = {"text_kwargs": TEXT_DEFAULTS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -34,12 +35,15 @@ class PixelSettings:
     max_pixels: int = IMAGE_MAX_PIXELS
 
 
-def load_image(image: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
-    """uint8 [H, W, 3] RGB from a path or an array (gray and RGBA are converted)."""
+def load_image(image: Any) -> np.ndarray:
+    """uint8 [H, W, 3] RGB from a path, a PIL image or an array (gray, RGBA and other PIL modes are converted)."""
+    from PIL import Image, UnidentifiedImageError
+
     if isinstance(image, np.ndarray):
         arr = image
+    elif isinstance(image, Image.Image):  # what transformers' own processors and vLLM hand over
+        arr = np.asarray(image.convert("RGB"))
     else:
-        from PIL import Image, UnidentifiedImageError
 
         path = os.fspath(image)
         if not os.path.isfile(path):

@@ -21,6 +21,7 @@ model as images (``<|image_pad|>``), as in the release.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,9 @@ from transformers.processing_utils import ProcessorMixin
 from .pixels import block_positions, load_image
 from .text import DEFAULT_CHAT_TEMPLATE
 from ..model.config import MODEL_TYPE, LlavaOnevision2Config
-from .kwargs import LlavaOnevision2ProcessingKwargs, LlavaOnevision2VideosKwargs
-from .video import LlavaOnevision2VideoProcessor, flatten
+from .kwargs import TEXT_DEFAULTS, LlavaOnevision2ProcessingKwargs, LlavaOnevision2VideosKwargs
+from ..errors import VideoError
+from .video import VIDEO_SETTINGS, LlavaOnevision2VideoProcessor, flatten
 
 IMAGE_PAD = "<|image_pad|>"
 VIDEO_PAD = "<|video_pad|>"
@@ -42,6 +44,10 @@ VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
 # The chat template's video item; the whole block is replaced by the video's timestamped blocks.
 _VIDEO_BLOCK = re.compile(re.escape(VISION_START) + r"\s*" + re.escape(VIDEO_PAD) + r"\s*" + re.escape(VISION_END))
+
+
+class ProcessorLoadingError(VideoError, FileNotFoundError):
+    """A processor directory that does not exist (ov2 loads from local disk only)."""
 
 
 class LlavaOnevision2Processor(ProcessorMixin):
@@ -55,7 +61,7 @@ class LlavaOnevision2Processor(ProcessorMixin):
     """
 
     valid_processor_kwargs = LlavaOnevision2ProcessingKwargs
-    text_kwargs = {"padding": True, "padding_side": "left", "return_token_type_ids": False}
+    text_kwargs = TEXT_DEFAULTS
 
     def __init__(self, image_processor: Any = None, tokenizer: Any = None, video_processor: Any = None,
                  chat_template: str | None = None, **kwargs: Any) -> None:
@@ -74,15 +80,41 @@ class LlavaOnevision2Processor(ProcessorMixin):
 
     # ---------------------------------------------------------------- loading
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike[str], **kwargs: Any) -> "LlavaOnevision2Processor":
+        """Load from a local checkpoint directory, the same way in every supported transformers version.
+
+        ``ProcessorMixin.from_pretrained`` changed how it finds sub-processors within 5.x (5.25
+        routes the video processor through ``AutoVideoProcessor``, which demands torchvision), so
+        the three parts are built here from the checkpoint's files: the tokenizer through
+        ``AutoTokenizer``, always the PIL image processor, and ov2's video processor. Settings come
+        from ``processor_config.json`` (what ``save_pretrained`` writes) or the separate files an
+        older checkpoint or the release has. The chat template comes from ``chat_template.jinja``,
+        ``chat_template.json``, ``processor_config.json`` or the tokenizer, in that order; a
+        ``chat_template=`` keyword overrides it. Other keywords go to ``AutoTokenizer``.
+        """
+        directory = Path(pretrained_model_name_or_path)
+        if not directory.is_dir():
+            raise ProcessorLoadingError(
+                f"processor directory not found: {directory} (ov2 loads checkpoints from local disk; download "
+                "one first, e.g. `hf download REPO --local-dir DIR`, and pass DIR)"
+            )
+        kwargs.pop("trust_remote_code", None)  # ov2's classes are registered; nothing remote runs
+        chat_template = kwargs.pop("chat_template", None)
+        processor_dict = _read_json(directory / "processor_config.json")
+        image_processor, tokenizer, video_processor = cls._get_arguments_from_pretrained(directory, processor_dict, **kwargs)
+        if chat_template is None:
+            chat_template = read_chat_template(directory, processor_dict) or getattr(tokenizer, "chat_template", None)
+        return cls(image_processor, tokenizer, video_processor, chat_template=chat_template)
+
+    @classmethod
     def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path: Any, processor_dict: Any = None,
                                        **kwargs: Any) -> list[Any]:
         """Tokenizer via AutoTokenizer; always the PIL image processor; our video processor.
 
-        Sub-processor settings come from ``processor_config.json`` (what ``save_pretrained``
-        writes) or the separate files an older checkpoint has. A checkpoint with no video
-        processor settings (the release's) gets ov2's video defaults plus the model's
-        patch/merge/window sizes and the image mean/std; the *image* pixel range is never
-        used for video canvases.
+        A checkpoint with no video processor settings (the release's) gets ov2's video defaults
+        plus the model's patch/merge/window sizes and the image mean/std; the *image* pixel range
+        is never used for video canvases. Keys a transformers version wrote that ov2 does not
+        know (``*_type``, ``processor_class``, base-class options) are ignored.
         """
         directory = Path(pretrained_model_name_or_path)
         processor_dict = processor_dict or {}
@@ -91,7 +123,7 @@ class LlavaOnevision2Processor(ProcessorMixin):
             kwargs["config"] = LlavaOnevision2Config.from_pretrained(pretrained_model_name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
         image_settings = processor_dict.get("image_processor") or _read_json(directory / "preprocessor_config.json")
-        image_processor = Qwen2VLImageProcessorPil.from_dict(_without_type(image_settings))
+        image_processor = Qwen2VLImageProcessorPil.from_dict(_image_settings(image_settings))
         video_settings = processor_dict.get("video_processor") or _read_json(directory / "video_preprocessor_config.json")
         if not video_settings:
             vision = _read_json(directory / "config.json").get("vision_config", {})
@@ -102,7 +134,9 @@ class LlavaOnevision2Processor(ProcessorMixin):
                 "image_mean": list(image_processor.image_mean),
                 "image_std": list(image_processor.image_std),
             }
-        video_processor = LlavaOnevision2VideoProcessor(**_without_type(video_settings))
+        video_processor = LlavaOnevision2VideoProcessor(
+            **{k: v for k, v in video_settings.items() if k in VIDEO_SETTINGS and v is not None}
+        )
         return [image_processor, tokenizer, video_processor]
 
     # ------------------------------------------------------------------- call
@@ -122,7 +156,7 @@ class LlavaOnevision2Processor(ProcessorMixin):
         image_list = flatten(images)
         video_list = flatten(videos)
         check_placeholders(texts, len(image_list), len(video_list))
-        merged = self._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
+        merged = self._merge_kwargs(LlavaOnevision2ProcessingKwargs, tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         return_tensors = merged["text_kwargs"].pop("return_tensors", None) or "pt"
         videos_kwargs = {k: v for k, v in merged["videos_kwargs"].items() if k in LlavaOnevision2VideosKwargs.__annotations__}
 
@@ -214,8 +248,19 @@ def concat_parts(parts: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     }
 
 
-def _without_type(settings: dict[str, Any]) -> dict[str, Any]:
+def _image_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The image processor's saved settings minus the class markers (``image_processor_type``...)."""
     return {k: v for k, v in settings.items() if not k.endswith("_type") and k != "processor_class"}
+
+
+def read_chat_template(directory: Path, processor_dict: dict[str, Any]) -> str | None:
+    """The chat template a checkpoint stores: ``chat_template.jinja`` (transformers 5.x), ``chat_template.json``
+    (4.x processors) or a ``chat_template`` key in ``processor_config.json``; ``None`` when there is none."""
+    jinja = directory / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text()
+    template = _read_json(directory / "chat_template.json").get("chat_template") or processor_dict.get("chat_template")
+    return template if isinstance(template, str) else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -20,7 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.video_processing_utils import VideoProcessorMixin
+
+try:  # transformers >= 5.19: the torchvision-free video-processor base
+    from transformers.video_processing_utils import VideoProcessorMixin as _VideoProcessorBase
+except ImportError:  # 5.16-5.18 have only the torchvision-backed BaseVideoProcessor; the settings mixin suffices
+    from transformers.image_processing_base import ImageProcessingMixin as _VideoProcessorBase
 
 from ..errors import InvalidOptionError
 from ..options import TokenizeOptions
@@ -30,7 +34,12 @@ from .pixels import CLIP_MEAN, CLIP_STD, PixelSettings
 from .visual import VisualBlock, video_block
 
 
-class LlavaOnevision2VideoProcessor(VideoProcessorMixin):
+# What a video processor saves: ov2's own settings (the transformers base kwargs vary by version).
+VIDEO_SETTINGS = ("video_backend", "canvases", "max_pixels", "min_pixels", "codec_config", "timestamp_decimals",
+                  "frame_windows_size", "patch_size", "merge_size", "image_mean", "image_std")
+
+
+class LlavaOnevision2VideoProcessor(_VideoProcessorBase):
     """Tokenize videos with ov2's codec / fixed / frames backends and turn them into model inputs.
 
     Defaults (class attributes, saved to ``video_preprocessor_config.json``):
@@ -58,6 +67,15 @@ class LlavaOnevision2VideoProcessor(VideoProcessorMixin):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+
+    def __call__(self, videos: Any, **kwargs: Any) -> BatchFeature:
+        return self.preprocess(videos, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, written out: the saved file then reads the same in every transformers version
+        (their base classes serialise different subsets) and whatever ov2's defaults become."""
+        settings = {name: getattr(self, name) for name in VIDEO_SETTINGS}
+        return {**settings, "video_processor_type": type(self).__name__}
 
     def preprocess(self, videos: Any, **kwargs: Any) -> BatchFeature:
         """``videos``: one video or a list (paths, or VisualInputs from :func:`ov2.tokenize`)."""

@@ -31,6 +31,10 @@ MODULE_PREFIXES = {
 }
 VIDEO_BACKENDS = ("codec", "fixed", "frames")
 LOSS_MEANS = ("token", "pack")
+PACK_LAYOUTS = ("flat", "bfd")
+# ov2.model.varlen.LM_ATTENTION_CHOICES, repeated so that reading a config imports no model code.
+LM_ATTENTION_CHOICES = ("auto", "ov2_varlen", "sdpa", "eager", "flash_attention_2", "flash_attention_3",
+                        "flex_attention")
 
 
 class TrainConfigError(InvalidOptionError):
@@ -71,6 +75,11 @@ class SourceConfig:
                 )
 
 
+# transformers 5.23 renamed TrainingArguments.gradient_checkpointing to activation_checkpointing; ov2's configs
+# use the new name in every version.
+_HAS_ACTIVATION_CHECKPOINTING = "activation_checkpointing" in {f.name for f in fields(TrainingArguments)}
+
+
 @dataclass
 class Ov2TrainingArguments(TrainingArguments):
     """``TrainingArguments`` plus ov2's recipe fields. Each has a default and help, checked in ``__post_init__``."""
@@ -94,9 +103,21 @@ class Ov2TrainingArguments(TrainingArguments):
         default=8, metadata={"help": "samples per optimiser step over all ranks (kept whatever the process count)"}
     )
     max_length: int = field(default=32768, metadata={"help": "tokens per (packed) training sequence"})
-    packing: bool = field(default=True, metadata={"help": "pack several samples into one sequence (no cross-attention)"})
+    packing: bool = field(
+        default=True, metadata={"help": "pack a micro-batch's samples without padding (attention never crosses samples)"}
+    )
+    packing_layout: str = field(
+        default="flat", metadata={"help": "packed batches: 'flat' (one row) or 'bfd' (rows of max_length, best fit)"}
+    )
+    lm_attention: str = field(
+        default="auto",
+        metadata={"help": "language-model attention: 'auto' (packed: flash_attention_2 on CUDA if installed, else "
+                          "ov2_varlen; padded: the model's), or ov2_varlen / sdpa / eager / flash_attention_2 / "
+                          "flash_attention_3 / flex_attention"},
+    )
     loss_mean: str = field(
-        default="token", metadata={"help": "'token': global token-weighted mean per step; 'pack': the release's per-pack mean"}
+        default="token", metadata={"help": "'token': global token-weighted mean per step; 'pack': mean per sample, "
+                                           "then over samples (the release's per-pack mean, per sample)"}
     )
     timestamp_decimals: int = field(default=1, metadata={"help": "decimals of <t seconds> tags (2 for jump-rope tasks)"})
     source_timestamp_decimals: dict = field(
@@ -106,8 +127,14 @@ class Ov2TrainingArguments(TrainingArguments):
     min_lr: float = field(default=1e-6, metadata={"help": "cosine decay floor"})
     precision: str = field(default="auto", metadata={"help": "'auto' (bf16 on a bf16-capable GPU, else fp32), 'bf16', 'fp32'"})
     plot: bool = field(default=True, metadata={"help": "write loss_curve.png at the end"})
+    if not _HAS_ACTIVATION_CHECKPOINTING:  # transformers < 5.23 names it gradient_checkpointing (ov2.compat)
+        activation_checkpointing: bool = field(
+            default=False, metadata={"help": "recompute activations in backward (both towers) to save memory"}
+        )
 
     def __post_init__(self) -> None:
+        if not _HAS_ACTIVATION_CHECKPOINTING:
+            self.gradient_checkpointing = bool(self.gradient_checkpointing or self.activation_checkpointing)
         self.sources = [s if isinstance(s, SourceConfig) else _source(s) for s in self.sources]
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
@@ -123,6 +150,10 @@ class Ov2TrainingArguments(TrainingArguments):
         self.lr_multipliers = {m: float(self.lr_multipliers.get(m, 1.0)) for m in MODULES}
         if self.loss_mean not in LOSS_MEANS:
             raise TrainConfigError(f"loss_mean {self.loss_mean!r} is not one of {LOSS_MEANS}")
+        if self.packing_layout not in PACK_LAYOUTS:
+            raise TrainConfigError(f"packing_layout {self.packing_layout!r} is not one of {PACK_LAYOUTS}")
+        if self.lm_attention not in LM_ATTENTION_CHOICES:
+            raise TrainConfigError(f"lm_attention {self.lm_attention!r} is not one of {LM_ATTENTION_CHOICES}")
         for where, value in [("timestamp_decimals", self.timestamp_decimals),
                              *((f"source_timestamp_decimals[{k}]", v) for k, v in self.source_timestamp_decimals.items())]:
             if value not in (1, 2):

@@ -9,7 +9,10 @@ One sample per line. Two input forms are accepted:
   [{"type": "text", "text"} | {"type": "image", "image"?} | {"type": "video", "video"?}]}]}``; a
   media part without a path takes the next entry of the top-level ``image(s)`` / ``video`` list.
 
-Both become one :class:`Sample`: ``messages`` as role + content parts, where media parts
+Raw Molmo2-VideoPoint / VideoTrack rows (points or ``frame_trajectories``, no conversation) are
+accepted too: :mod:`ov2.train.molmo2` writes their answers in the OV2 points / tracks format.
+
+All of them become one :class:`Sample`: ``messages`` as role + content parts, where media parts
 (``{"type": "video"}`` / ``{"type": "image"}``) appear in conversation order and the k-th
 media part is ``media[k]``. Text segments are stripped of surrounding whitespace (the newline
 after a placeholder is template formatting, not content). Relative media paths resolve against
@@ -276,6 +279,13 @@ def parse_record(rec: Any, base: str | os.PathLike[str] = ".", *, check_media: b
     sid = rec.get("id")
     if isinstance(sid, bool) or not isinstance(sid, (str, int)) or not str(sid).strip():
         raise SampleError(MALFORMED_RECORD, "a record needs an 'id' (string or integer)")
+    from . import molmo2
+
+    if molmo2.is_molmo2(rec):  # raw Molmo2-VideoPoint / VideoTrack rows: the answer is written here
+        try:
+            rec = molmo2.to_llava(rec, base)
+        except (KeyError, TypeError, ValueError, StopIteration) as exc:
+            raise SampleError(MALFORMED_RECORD, f"Molmo2 row: {exc}") from None
     source = rec.get("source", DEFAULT_SOURCE)
     if not isinstance(source, str) or not source.strip():
         raise SampleError(MALFORMED_RECORD, "'source' must be a non-empty string")

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import InvalidOptionError
 from ..fileio import atomic_write_text
+from ..model.varlen import resolve_lm_attention, set_lm_attention
 from .callbacks import LOG_NAME, PLOT_NAME, CheckpointMarker, JsonlLogCallback, LossCurveCallback, complete_checkpoints
 from .collator import Ov2DataCollator
 from .config import Ov2TrainingArguments
@@ -101,9 +102,10 @@ def train(args: Ov2TrainingArguments, resume: bool = False, progress: bool = Tru
     model, processor = build_model(args)
     processor.video_processor.codec_config = trained_codec_config(dataset) or None
     model.config.use_cache = False
+    set_lm_attention(model, resolve_lm_attention(args.lm_attention, args.packing, args.device, args.bf16 or args.fp16))
     trainable = freeze_modules(model, args.train_modules)
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    collator = Ov2DataCollator(processor, args.max_length, packing=args.packing,
+    collator = Ov2DataCollator(processor, args.max_length, packing=args.packing, layout=args.packing_layout,
                                timestamp_decimals=args.timestamp_decimals,
                                source_timestamp_decimals=args.source_timestamp_decimals)
     check_fits(dataset, collator)

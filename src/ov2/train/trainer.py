@@ -6,10 +6,12 @@ resuming, logging and the progress bar.
 
 * ``create_optimizer``: only trainable parameters (frozen modules hold no optimiser
   state), one group per (module, decay) with the module's learning-rate multiplier.
-* ``compute_loss``: counts the step's real tokens for the log, and offers the release's
-  per-pack mean as an alternative to the default global token-weighted mean. The
-  token-weighted mean is the library's: ``num_items_in_batch`` counts the labelled
-  tokens of all micro-batches of the optimiser step on all ranks.
+* ``compute_loss``: counts the step's real tokens for the log, and offers a per-sample
+  mean (``loss_mean: pack``, the release's per-pack mean redefined per sample, because a
+  packed micro-batch is now one flattened row) as an alternative to the default global
+  token-weighted mean. The token-weighted mean is the library's: ``num_items_in_batch``
+  counts the labelled tokens of all micro-batches of the optimiser step on all ranks, and
+  packing does not change it.
 """
 
 from __future__ import annotations
@@ -82,22 +84,37 @@ class Ov2Trainer(Trainer):
         if tokens is not None and model.training:
             self.step_tokens += int(self.accelerator.gather(tokens.reshape(1).to(self.args.device)).sum())
         if self.args.loss_mean == "pack":
-            return self._per_pack_mean_loss(model, inputs, return_outputs)
+            return self._per_sample_mean_loss(model, inputs, return_outputs)
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
-    def _per_pack_mean_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool) -> Any:
-        """The release's alternative: mean over labelled tokens within each sequence, then over sequences.
+    def _per_sample_mean_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool) -> Any:
+        """Mean over labelled tokens within each sample, then over the samples that have any.
 
-        Scaled so that, after the library multiplies by the process count and DDP averages
-        gradients, each micro-batch on each rank weighs the same.
+        Samples are the batch's ``cu_seq_lens_q`` segments when packed, else its rows (one
+        sample per padded row). Scaled so that, after the library multiplies by the process
+        count and DDP averages gradients, each micro-batch on each rank weighs the same.
         """
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        logits = outputs.logits[:, :-1].float()
-        target = labels[:, 1:].to(logits.device)
+        logits = outputs.logits.float()
+        target = F.pad(labels[:, 1:], (0, 1), value=-100).to(logits.device)  # position p predicts label p + 1
         per_token = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100, reduction="none")
-        counted = (target != -100).sum(-1)
-        per_pack = per_token.sum(-1) / counted.clamp(min=1)
-        loss = per_pack[counted > 0].mean() if bool((counted > 0).any()) else per_token.sum() * 0.0
+        segment = F.pad(sample_ids(inputs.get("cu_seq_lens_q"), labels.shape)[:, 1:], (0, 1), value=0)
+        segment = segment.reshape(-1).to(logits.device)
+        counted = (target != -100).reshape(-1)
+        n = int(segment.max()) + 1
+        sums = torch.zeros(n, device=logits.device).index_add(0, segment[counted], per_token.reshape(-1)[counted])
+        counts = torch.bincount(segment[counted], minlength=n)
+        has = counts > 0
+        loss = (sums[has] / counts[has]).mean() if bool(has.any()) else per_token.sum() * 0.0
         loss = loss / (self.current_gradient_accumulation_steps * self.accelerator.num_processes)
         return (loss, outputs) if return_outputs else loss
+
+
+def sample_ids(cu_seq_lens: torch.Tensor | None, shape: torch.Size) -> torch.Tensor:
+    """``[B, W]`` sample index of every token: from the packed batch's boundaries, else one sample per row."""
+    b, w = shape
+    if cu_seq_lens is None:
+        return torch.arange(b).unsqueeze(1).expand(b, w)
+    lengths = torch.diff(cu_seq_lens.to("cpu", torch.int64))
+    return torch.repeat_interleave(torch.arange(len(lengths)), lengths).view(b, w)

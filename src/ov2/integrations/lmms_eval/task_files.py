@@ -1,7 +1,8 @@
 """Writing lmms-eval task YAMLs bound to a directory that ``ov2 data`` wrote.
 
 One YAML per benchmark file found: ``jumpscore.jsonl`` -> ``ov2_jumprope``,
-``grounding.jsonl`` -> ``ov2_grounding``. Each reads the jsonl in place
+``grounding.jsonl`` -> ``ov2_grounding``, ``pointing.jsonl`` / ``tracking.jsonl`` / ``traces.jsonl``
+-> ``ov2_pointing`` / ``ov2_tracking`` / ``ov2_traces`` (these read a copy with absolute paths). Each reads the jsonl in place
 (``dataset_path: json``, no hub access) and names its functions in
 :mod:`ov2.integrations.lmms_eval.tasks`. The generation length and the timestamp decimals
 come from ``ov2.eval.runner.TASKS``, so lmms-eval asks exactly what ``ov2 eval`` asks.
@@ -29,6 +30,10 @@ class TaskKind:
     runner_task: str  # key of ov2.eval.runner.TASKS
     prefix: str  # of the functions in ov2.integrations.lmms_eval.tasks
     metrics: tuple[tuple[str, str, bool], ...]  # (metric, aggregation function, higher is better)
+    # Perception tasks score against mask files: the YAML reads a copy of the jsonl with absolute paths
+    # (written next to the YAML), because lmms-eval hands doc_to_target / process_results no data_dir.
+    resolved_copy: bool = False
+    visual: str = "video"
 
     @property
     def data_file(self) -> str:
@@ -50,6 +55,27 @@ KINDS = (
         ("mIoU", "grounding_miou", True),
         ("unparsed", "grounding_unparsed", False),
     )),
+    TaskKind("ov2_pointing", "pointing", "pointing", (
+        ("accuracy", "pointing_accuracy", True),
+        ("precision", "pointing_precision", True),
+        ("recall", "pointing_recall", True),
+        ("F1", "pointing_f1", True),
+        ("unparsed", "pointing_unparsed", False),
+    ), resolved_copy=True, visual="image"),
+    TaskKind("ov2_tracking", "tracking", "tracking", (
+        ("F1", "tracking_f1", True),
+        ("HOTA", "tracking_hota", True),
+        ("DetA", "tracking_deta", True),
+        ("AssA", "tracking_assa", True),
+        ("unparsed", "tracking_unparsed", False),
+    ), resolved_copy=True),
+    TaskKind("ov2_traces", "traces", "traces", (
+        ("endpoint", "traces_endpoint", False),
+        ("frechet", "traces_frechet", False),
+        ("mean_displacement", "traces_mean_displacement", False),
+        ("depth_endpoint", "traces_depth_endpoint", False),
+        ("unparsed", "traces_unparsed", False),
+    ), resolved_copy=True),
 )
 
 
@@ -76,7 +102,7 @@ def task_yaml(kind: TaskKind, data_file: Path, task_dir: Path) -> str:
         f"    test: {_q(str(data_file))}\n"
         "test_split: test\n"
         "output_type: generate_until\n"
-        f"doc_to_visual: {fn}doc_to_visual\n"
+        f"doc_to_visual: {fn}{'image_doc_to_visual' if kind.visual == 'image' else 'doc_to_visual'}\n"
         f"doc_to_text: {fn}{kind.prefix}_doc_to_text\n"
         f"doc_to_target: {fn}{kind.prefix}_doc_to_target\n"
         f"doc_to_messages: {fn}{kind.prefix}_doc_to_messages\n"
@@ -115,7 +141,7 @@ def find_data_files(data_dirs: list[str | Path]) -> dict[TaskKind, Path]:
         hits = [k for k in KINDS if (path.is_dir() and (path / k.data_file).is_file()) or path.name == k.data_file]
         if not hits:
             names = " or ".join(k.data_file for k in KINDS)
-            raise VideoNotFoundError(f"--data {entry}: holds no {names}; write one with `ov2 data jumprope|grounding`")
+            raise VideoNotFoundError(f"--data {entry}: holds no {names}; write one with `ov2 data`")
         for kind in hits:
             file = path / kind.data_file if path.is_dir() else path
             if kind in found:
@@ -135,5 +161,15 @@ def write_tasks(data_dirs: list[str | Path], out: str | Path) -> dict[str, Path]
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for kind, file in found.items():
+        if kind.resolved_copy:
+            file = _resolved_copy(kind, file, out.resolve())
         written[kind.task_name] = atomic_write_text(out / f"{kind.task_name}.yaml", task_yaml(kind, file, out.resolve()))
     return written
+
+
+def _resolved_copy(kind: TaskKind, file: Path, out: Path) -> Path:
+    """``out/<task>.jsonl``: the benchmark's records with every media and mask path absolute."""
+    from ...eval.io import load_records
+    from ...fileio import atomic_write_jsonl
+
+    return atomic_write_jsonl(out / f"{kind.task_name}.jsonl", load_records(file, kind.data_file))

@@ -1,4 +1,5 @@
-"""The functions the ``ov2_jumprope`` / ``ov2_grounding`` task YAMLs name.
+"""The functions the ``ov2_jumprope`` / ``ov2_grounding`` / ``ov2_pointing`` / ``ov2_tracking`` / ``ov2_traces``
+task YAMLs name.
 
 The YAMLs (written by ``ov2 lmms-tasks``) refer to them as
 ``!function ov2.integrations.lmms_eval.tasks.<name>``; lmms-eval 0.7.x imports such
@@ -37,6 +38,14 @@ def doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any]
     return [video_path(doc, lmms_eval_specific_kwargs)]
 
 
+def image_doc_to_visual(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[str]:
+    """The sample's image file (pointing); ``image_path`` is absolute in the task's jsonl copy."""
+    path = str(doc["image_path"])
+    if not os.path.isfile(path):
+        raise VideoNotFoundError(f"{path}: image of sample {doc.get('id')!r} not found; re-run `ov2 lmms-tasks`")
+    return [path]
+
+
 class TaskFunctions:
     """``doc_to_text`` / ``doc_to_target`` / ``doc_to_messages`` / ``process_results`` for one ``ov2 eval`` task."""
 
@@ -52,8 +61,11 @@ class TaskFunctions:
 
     def doc_to_messages(self, doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         # The video before the question: the order ov2's processor lays out a prompt in.
-        content = [{"type": "video", "url": video_path(doc, lmms_eval_specific_kwargs)},
-                   {"type": "text", "text": self.task.question(doc)}]
+        if self.task.media == "image":
+            visual = {"type": "image", "url": image_doc_to_visual(doc)[0]}
+        else:
+            visual = {"type": "video", "url": video_path(doc, lmms_eval_specific_kwargs)}
+        content = [visual, {"type": "text", "text": self.task.question(doc)}]
         return [{"role": "user", "content": content}]
 
     def process_results(self, doc: dict[str, Any], results: list[Any]) -> dict[str, Any]:
@@ -92,3 +104,27 @@ grounding_r1_05 = _GROUNDING.aggregation(lambda s: float(s["recall"]["0.5"]))
 grounding_r1_07 = _GROUNDING.aggregation(lambda s: float(s["recall"]["0.7"]))
 grounding_miou = _GROUNDING.aggregation(lambda s: float(s["miou"]))
 grounding_unparsed = _GROUNDING.aggregation(lambda s: int(s["unparsed"]))
+
+
+# ------------------------------------------------------------------ pointing, tracking, traces
+def _bind(task: str, metrics: dict[str, Callable[[dict[str, Any]], float]]) -> dict[str, Any]:
+    """The task functions and one aggregation per metric, as module-level names ``<task>_<name>``."""
+    fns = TaskFunctions(TASKS[task], tuple(metrics))
+    names = {f"{task}_doc_to_text": fns.doc_to_text, f"{task}_doc_to_target": fns.doc_to_target,
+             f"{task}_doc_to_messages": fns.doc_to_messages, f"{task}_process_results": fns.process_results}
+    for metric, pick in metrics.items():
+        names[f"{task}_{metric.lower().replace('@', '_')}"] = fns.aggregation(pick)
+    return names
+
+
+def _key(name: str) -> Callable[[dict[str, Any]], float]:
+    return lambda s: float(s[name])
+
+
+globals().update(_bind("pointing", {"accuracy": _key("accuracy"), "precision": _key("precision"),
+                                    "recall": _key("recall"), "F1": _key("f1"), "unparsed": _key("unparsed")}))
+globals().update(_bind("tracking", {"F1": _key("f1"), "HOTA": _key("hota"), "DetA": _key("deta"),
+                                    "AssA": _key("assa"), "unparsed": _key("unparsed")}))
+globals().update(_bind("traces", {"endpoint": _key("endpoint"), "frechet": _key("frechet"),
+                                  "mean_displacement": _key("mean_displacement"),
+                                  "depth_endpoint": _key("depth_endpoint"), "unparsed": _key("unparsed")}))
