@@ -41,6 +41,11 @@ class PlanMixin:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
 
+    def clip_facts(self) -> dict[str, Any]:
+        """The clip's duration, codec, frame rate, frame count and size, as a record stores them."""
+        return {"duration": round(self.duration, 6), "codec": self.codec, "fps": self.fps,  # type: ignore[attr-defined]
+                "n_frames": self.n_frames, "width": self.width, "height": self.height}  # type: ignore[attr-defined]
+
     def signature(self) -> str:
         """Hash of plan, generator version and encoder settings: a clip with another signature is stale."""
         blob = json.dumps({"v": self.GENERATOR_VERSION, "plan": self.to_json(),

@@ -163,12 +163,7 @@ def record(plan: TracePlan) -> dict[str, Any]:
         "waypoints": waypoints.tolist(),
         "mover": len(plan.static),  # the moved object's label in the masks is this + 1
         "move": plan.move,
-        "duration": round(plan.duration, 6),
-        "codec": plan.codec,
-        "fps": plan.fps,
-        "n_frames": plan.n_frames,
-        "width": plan.width,
-        "height": plan.height,
+        **plan.clip_facts(),
     }
 
 

@@ -216,12 +216,7 @@ def record(plan: TrackingPlan) -> dict[str, Any]:
         "targets": plan.targets,
         "objects": [{"shape": m.shape, "colour": m.colour} for m in plan.movers],
         "answer_fps": plan.answer_fps,
-        "duration": round(plan.duration, 6),
-        "codec": plan.codec,
-        "fps": plan.fps,
-        "n_frames": plan.n_frames,
-        "width": plan.width,
-        "height": plan.height,
+        **plan.clip_facts(),
     }
 
 
