@@ -15,8 +15,6 @@ import argparse
 import base64
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -111,25 +109,11 @@ def bench_server(ckpt: Path, clips: list[Path], canvases: int, max_tokens: int, 
     """``ov2 serve`` on loopback; videos sent as base64 data URLs (tokenized in the server, prefetched in parallel)."""
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "ov2", "serve", str(ckpt), "--host", "127.0.0.1", "--port", str(port),
-           "--gpu-memory-utilization", "0.15", "--max-model-len", "8192", "--dtype", "float32", "--enforce-eager",
-           "--mm-processor-kwargs", json.dumps({"canvases": canvases}), "--max-num-seqs", str(concurrency)]
-    log = open(ckpt.parent / "server.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **ENV})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(2)
-        else:
-            raise RuntimeError(f"server did not start; see {ckpt.parent / 'server.log'}")
+    from ov2.integrations.vllm.launch import loopback_server
+
+    flags = ["--gpu-memory-utilization", "0.15", "--max-model-len", "8192", "--dtype", "float32", "--enforce-eager",
+             "--mm-processor-kwargs", json.dumps({"canvases": canvases}), "--max-num-seqs", str(concurrency)]
+    with loopback_server(ckpt, flags, log_path=ckpt.parent / "server.log", env=ENV) as (base, _):
         urls = [f"data:video/mp4;base64,{base64.b64encode(c.read_bytes()).decode()}" for c in clips]
 
         def one(url: str | None) -> int:
@@ -149,13 +133,6 @@ def bench_server(ckpt: Path, clips: list[Path], canvases: int, max_tokens: int, 
             total = time.perf_counter() - t0
             res[name] = {"seconds": total, "req_s": len(items) / total, "tok_s": n_tok / total}
         return res
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def main() -> int:

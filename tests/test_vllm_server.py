@@ -15,9 +15,6 @@ import concurrent.futures
 import functools
 import http.server
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -27,6 +24,8 @@ pytest.importorskip("vllm", reason="vLLM is not installed (build .venv-vllm with
 requests = pytest.importorskip("requests", reason="requests is not installed")
 
 from vllm_helpers import ENGINE_ENV, MAX_NEW, HFReference, make_clip, make_servable_checkpoint  # noqa: E402
+
+from ov2.integrations.vllm.launch import loopback_server  # noqa: E402
 
 CANVASES = 8
 START_TIMEOUT = 420
@@ -52,12 +51,6 @@ REQUEST_TIMEOUT = 300
 RSS_TOLERANCE = 0.10
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("vllm_server")
@@ -68,42 +61,20 @@ def server(tmp_path_factory):
     (media / "noise.mp4").write_bytes(os.urandom(20000))
     data = clip.read_bytes()
     (media / "truncated.mp4").write_bytes(data[: len(data) // 3])
-    port = free_port()
-    cmd = [sys.executable, "-m", "ov2", "serve", str(ckpt), "--host", "127.0.0.1", "--port", str(port),
-           "--allowed-local-media-path", str(media), "--gpu-memory-utilization", "0.15", "--max-model-len", "4096",
-           "--dtype", "float32", "--enforce-eager", "--mm-processor-kwargs", f'{{"canvases": {CANVASES}}}',
-           # No processor cache: a repeated video is tokenized again, so every request below runs
-           # ov2's fetch-and-tokenize path (with the cache, repeats would skip it and test nothing).
-           "--mm-processor-cache-gb", "0"]
-    log = open(root / "server.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **ENGINE_ENV})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}; see {root / 'server.log'}")
-        try:
-            if requests.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(2)
-    else:
-        proc.terminate()
-        pytest.fail(f"server did not start in {START_TIMEOUT} s; see {root / 'server.log'}")
-    # A loopback file server for the http case.
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media))
-    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=files.serve_forever, daemon=True).start()
-    yield {"base": base, "media": media, "clip": clip, "hf": HFReference(ckpt), "model": ckpt.name,
-           "files": f"http://127.0.0.1:{files.server_address[1]}", "pid": proc.pid}
-    files.shutdown()
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    flags = ["--allowed-local-media-path", str(media), "--gpu-memory-utilization", "0.15", "--max-model-len", "4096",
+             "--dtype", "float32", "--enforce-eager", "--mm-processor-kwargs", f'{{"canvases": {CANVASES}}}',
+             # No processor cache: a repeated video is tokenized again, so every request below runs
+             # ov2's fetch-and-tokenize path (with the cache, repeats would skip it and test nothing).
+             "--mm-processor-cache-gb", "0"]
+    with loopback_server(ckpt, flags, log_path=root / "server.log", env=ENGINE_ENV,
+                         start_timeout=START_TIMEOUT) as (base, proc):
+        # A loopback file server for the http case.
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media))
+        files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=files.serve_forever, daemon=True).start()
+        yield {"base": base, "media": media, "clip": clip, "hf": HFReference(ckpt), "model": ckpt.name,
+               "files": f"http://127.0.0.1:{files.server_address[1]}", "pid": proc.pid}
+        files.shutdown()
 
 
 def media_url(server, video: str) -> str:

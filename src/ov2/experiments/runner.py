@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -55,7 +56,7 @@ class ArmsPlan:
         return 1000 * self.seed + SPLIT_OFFSETS[split] + task_offset  # type: ignore[attr-defined]
 
 
-class ExperimentRunner:
+class ExperimentRunner(ABC):
     """Runs (or resumes) the stages in ``out``; every ``ov2`` command it issues is appended to commands.sh."""
 
     PRESET = ""  # the training preset every run's config names as its base
@@ -196,14 +197,17 @@ class ExperimentRunner:
         atomic_write_text_if_changed(page, render_gallery(title, shown, intro=intro, metrics=metrics))
         return page
 
-    def data(self) -> None:  # pragma: no cover - every experiment writes its own
-        raise NotImplementedError
+    @abstractmethod
+    def data(self) -> None:
+        """Generate the experiment's data splits (each experiment writes its own)."""
 
-    def evaluate(self) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def evaluate(self) -> None:
+        """Evaluate every trained run."""
 
-    def report(self) -> dict[str, Any]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def report(self) -> dict[str, Any]:
+        """Aggregate the evaluations into results.json / results.md and return the results."""
 
     def run(self) -> dict[str, Any]:
         for name in self.STAGES:

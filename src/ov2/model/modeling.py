@@ -26,6 +26,23 @@ from transformers import initialization as init
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import BaseModelOutputWithPast, BaseModelOutputWithPooling, CausalLMOutputWithPast
 
+from .checkpoint import LEGACY_KEY_RULES, CheckpointError, legacy_mapping_registered, strict_loading_error
+from .config import ConfigError, LlavaOnevision2Config, OneVisionEncoderConfig, check_model_type
+from .attention import grid_window_lengths
+from .varlen import check_packed_batch
+from .rope import VisionRotaryEmbedding, inverse_frequencies, split_sizes
+from .vision import (
+    OneVisionEncoderEmbeddings,
+    OneVisionEncoderEncoder,
+    OneVisionEncoderLayer,
+    PoolingHead,
+    VisionPatchMerger,
+    _norm,
+    cu_seqlens_from_lengths,
+    row_major_to_block,
+    resolve_window_lengths,
+)
+
 try:  # transformers >= 5.21 (also handles boolean masks)
     from transformers.modeling_utils import slice_logits_to_keep
 except ImportError:  # 5.16-5.20: the library's models slice inline, as here
@@ -45,22 +62,6 @@ def take_cache(past_key_values: Cache | None, kwargs: dict[str, Any]) -> Cache |
     cache = kwargs.pop("cache", None)
     return past_key_values if past_key_values is not None else cache
 
-from .checkpoint import LEGACY_KEY_RULES, CheckpointError, legacy_mapping_registered, strict_loading_error
-from .config import ConfigError, LlavaOnevision2Config, OneVisionEncoderConfig, check_model_type
-from .attention import grid_window_lengths
-from .varlen import check_packed_batch
-from .rope import VisionRotaryEmbedding, inverse_frequencies, split_sizes
-from .vision import (
-    OneVisionEncoderEmbeddings,
-    OneVisionEncoderEncoder,
-    OneVisionEncoderLayer,
-    PoolingHead,
-    VisionPatchMerger,
-    _norm,
-    cu_seqlens_from_lengths,
-    row_major_to_block,
-    resolve_window_lengths,
-)
 
 # Inputs that generation and other callers pass along but this model does not read.
 _IGNORED_INPUTS = ("mm_token_type_ids", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts",

@@ -44,7 +44,6 @@ def load_image(image: Any) -> np.ndarray:
     elif isinstance(image, Image.Image):  # what transformers' own processors and vLLM hand over
         arr = np.asarray(image.convert("RGB"))
     else:
-
         path = os.fspath(image)
         if not os.path.isfile(path):
             raise ImageInputError(f"image not found: {path}")
