@@ -144,6 +144,18 @@ def test_tracking_target_that_never_appears_is_an_error(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def test_tracking_target_range() -> None:
+    """``targets`` narrows how many objects are tracked; the default range draws the same clips as before."""
+    counts = {r: [len(tracking.plan_clip(1, i, targets=r).targets) for i in range(24)] for r in ((1, 1), (3, 3), (1, 3))}
+    assert set(counts[(1, 1)]) == {1} and set(counts[(3, 3)]) == {3} and set(counts[(1, 3)]) == {1, 2, 3}
+    assert tracking.plan_clip(1, 5) == tracking.plan_clip(1, 5, targets=(1, 3))
+    single = tracking.plan_clip(1, 5, targets=(1, 1))
+    assert len(single.movers) >= 3  # distractors stay: only the tracked count changes
+    for bad in ((0, 1), (2, 1), (1, 4)):
+        with pytest.raises(ValueError, match="targets must be a range"):
+            tracking.plan_clip(1, 0, targets=bad)
+
+
 def test_traces_waypoints_follow_the_rendered_object(tmp_path: Path) -> None:
     traces.generate(tmp_path, 2, seed=1, **CLIP)
     for rec in load_jsonl(tmp_path / "traces.jsonl"):
@@ -171,9 +183,11 @@ def test_traces_object_off_frame_is_an_error(tmp_path: Path) -> None:
 
 def test_data_cli_writes_and_reports_bad_sizes(tmp_path: Path, capsys) -> None:
     assert main(["data", "tracking", "--out", str(tmp_path / "t"), "--n", "1", "--width", "128", "--height", "96",
-                 "--duration", "1.5", "2", "--fps", "10", "--answer-fps", "1", "--quiet"]) == 0
+                 "--duration", "1.5", "2", "--fps", "10", "--answer-fps", "1", "--targets", "2", "2", "--quiet"]) == 0
     rec = load_jsonl(tmp_path / "t" / "tracking.jsonl")[0]
-    assert rec["answer_fps"] == 1.0 and {p[0] for p in rec["points"]} <= {0.0, 1.0}
+    assert rec["answer_fps"] == 1.0 and {p[0] for p in rec["points"]} <= {0.0, 1.0} and len(rec["targets"]) == 2
+    assert main(["data", "tracking", "--out", str(tmp_path / "u"), "--n", "1", "--targets", "0", "2", "--quiet"]) == 2
+    assert "targets must be a range MIN MAX" in capsys.readouterr().err and not (tmp_path / "u").exists()
     assert main(["data", "traces", "--out", str(tmp_path / "c"), "--n", "1", "--width", "128", "--height", "96",
                  "--duration", "0.5", "0.5", "--quiet"]) == 2
     assert "duration range must satisfy 1 <= lo <= hi" in capsys.readouterr().err

@@ -25,6 +25,11 @@ def test_experiment_runs_end_to_end_and_resumes(tmp_path, capsys):
         assert (out / "runs" / f"{row['arm']}_8_s3" / "final" / "model.safetensors").is_file()
     table = (out / "results.md").read_text()
     assert "| 8 | codec |" in table and "| frames |" in table
+    # Every run's look gap, on the training samples that share a canvas shape (jump rope and grounding differ).
+    for row in doc["rows"]:
+        rel = row["visual_reliance"]
+        assert rel["n"] >= 2 and rel["gap"] == rel["swapped_loss"] - rel["own_loss"]
+        assert f"| {row['arm']}_8_s3 | {rel['n']} | {rel['own_loss']:.4f} |" in table
     assert (out / "map_vs_budget.png").stat().st_size > 1000
     commands = (out / "commands.sh").read_text().splitlines()
     assert any(c.startswith("ov2 train ") and "codec_8_s3.yaml" in c for c in commands)

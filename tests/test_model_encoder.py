@@ -136,6 +136,27 @@ def test_merger_concatenates_runs_of_four(tiny):
     assert torch.allclose(swapped[1], out[1])
 
 
+def test_patch_positions_tell_the_tiny_model_where_a_block_came_from(tiny):
+    """RoPE is relative: moving every patch of a window by the same (row, col) leaves the features as they
+    were. The optional absolute embeddings (``patch_positions=True``, used by the tracking experiment) do not."""
+    _, proc = tiny
+    inp = video_inputs(proc, synthetic_visual_input(num_canvases=4, grid=(4, 4)))
+    shifted = inp["patch_positions"] + torch.tensor([0, 2, 6])  # whole merged blocks: 1 row, 3 columns on
+    for absolute in (False, True):
+        model, _ = make_tiny_model(seed=1, patch_positions=absolute)
+        with torch.no_grad():
+            a, b = (merged(model, inp["pixel_values"], None, pos, inp["window_lengths"])
+                    for pos in (inp["patch_positions"], shifted))
+        assert model.config.vision_config.use_patch_position_encoding is absolute
+        change = (a - b).abs().amax().item()
+        assert change > 1e-2 if absolute else change < 1e-3  # float rounding of other RoPE angles only
+    _, row, col = (inp["patch_positions"][0] // 2).tolist()  # the first block's merged (row, col)
+    emb_h, emb_w = model.visual.merger.pos_emb_h.weight, model.visual.merger.pos_emb_w.weight
+    with torch.no_grad():  # moved 1 row and 3 columns on: exactly the embeddings' difference
+        want = emb_h[row + 1] + emb_w[col + 3] - emb_h[row] - emb_w[col]
+    assert torch.allclose(b[0] - a[0], want, atol=1e-4)
+
+
 def test_grid_windows_are_the_default_and_checked(tiny):
     model, _ = tiny
     pv = torch.randn(2 * 16, 588)

@@ -120,6 +120,10 @@ def _register_perception(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--fps", type=_positive_int, default=30, help="frame rate (default 30)")
         if name == "tracking":
             p.add_argument("--answer-fps", type=float, default=2.0, help="answer points per second (default 2)")
+            p.add_argument("--targets", type=int, nargs=2, default=(1, 3), metavar=("MIN", "MAX"),
+                           help="tracked objects per clip, an inclusive range within 1-3 (default 1 3)")
+            p.add_argument("--distractors", type=int, nargs=2, default=(2, 3), metavar=("MIN", "MAX"),
+                           help="other objects per clip, an inclusive range within 0-3 (default 2 3)")
 
 
 def _run_pointing(args: argparse.Namespace) -> int:
@@ -133,7 +137,8 @@ def _run_moving(args: argparse.Namespace) -> int:
     import importlib
 
     module = importlib.import_module(f"ov2.data.{args.kind}")
-    extra = {"answer_fps": args.answer_fps} if args.kind == "tracking" else {}
+    extra = ({"answer_fps": args.answer_fps, "targets": tuple(args.targets), "distractors": tuple(args.distractors)}
+             if args.kind == "tracking" else {})
     return _generate(args.kind, args.n, "clips", lambda: module.generate(
         args.out, args.n, seed=args.seed, width=args.width, height=args.height,
         duration=tuple(args.duration) if args.duration else args.default_duration, fps=args.fps,

@@ -1,4 +1,4 @@
-"""Synthetic video object tracking: 1-3 moving targets, same-kind distractors, occlusion, speed changes.
+"""Synthetic video object tracking: 1-3 moving targets (``targets`` and ``distractors`` change the counts), same-kind distractors, occlusion, speed changes.
 
 Each clip (H.264/HEVC through PyAV, as :mod:`ov2.data.jumprope`) shows 3-6 flat objects moving
 over a still textured scene: 1-3 targets of the queried kind ("red ball") and distractors
@@ -115,16 +115,20 @@ def poses(plan: TrackingPlan) -> np.ndarray:
 
 
 def plan_clip(seed: int, index: int, *, width: int = 640, height: int = 360, duration: tuple[float, float] = (6.0, 10.0),
-              fps: int = 30, answer_fps: float = 2.0, hevc_every: int = 4) -> TrackingPlan:
-    """Plan tracking clip ``index`` for ``seed`` (independent of how many clips are made)."""
+              fps: int = 30, answer_fps: float = 2.0, hevc_every: int = 4,
+              targets: tuple[int, int] = (1, 3), distractors: tuple[int, int] = (2, 3)) -> TrackingPlan:
+    """Plan tracking clip ``index`` for ``seed`` (independent of how many clips are made); ``targets`` and
+    ``distractors``: inclusive ranges of tracked and other objects per clip."""
     check_sizes(width, height, duration)
+    check_count_range("targets", targets, 1, 3)
+    check_count_range("distractors", distractors, 0, 3)
     lo, hi = duration
     if not 0 < answer_fps <= fps:
         raise ValueError(f"answer_fps must be in (0, fps={fps}], got {answer_fps}")
     rng = np.random.default_rng([int(seed), 15485863, int(index)])  # keeps streams apart from the others
     n_frames = int(round(rng.uniform(lo, hi) * fps))
-    n_targets = int(rng.integers(1, 4))
-    target, others = pick_kinds(rng, int(rng.integers(2, 4)))
+    n_targets = int(rng.integers(targets[0], targets[1] + 1))
+    target, others = pick_kinds(rng, int(rng.integers(distractors[0], distractors[1] + 1)))
     kinds = [target] * n_targets + others
     order = rng.permutation(len(kinds))
     side = min(width, height)
@@ -155,6 +159,12 @@ def plan_clip(seed: int, index: int, *, width: int = 640, height: int = 360, dur
         fps=int(fps), n_frames=n_frames, codec="hevc" if hevc_every and index % hevc_every == hevc_every - 1 else "h264",
         scene_seed=int(rng.integers(2**31)), noise_sigma=float(rng.uniform(0.8, 1.6)), answer_fps=float(answer_fps),
         movers=movers, targets=targets, occluder=occluder)
+
+
+def check_count_range(name: str, counts: tuple[int, int], lowest: int, highest: int) -> None:
+    """``counts`` is an inclusive (MIN, MAX) within [lowest, highest] (more objects do not fit small frames apart)."""
+    if len(counts) != 2 or not lowest <= counts[0] <= counts[1] <= highest:
+        raise ValueError(f"{name} must be a range MIN MAX with {lowest} <= MIN <= MAX <= {highest}, got {tuple(counts)}")
 
 
 def ground_truth(plan: TrackingPlan, pose: np.ndarray | None = None) -> list[list[float]]:
@@ -222,10 +232,11 @@ def record(plan: TrackingPlan) -> dict[str, Any]:
 
 def generate(out_dir: str | Path, n: int, seed: int = 0, *, width: int = 640, height: int = 360,
              duration: tuple[float, float] = (6.0, 10.0), fps: int = 30, answer_fps: float = 2.0,
-             hevc_every: int = 4, workers: int | None = None, progress: bool = True) -> Path:
+             hevc_every: int = 4, targets: tuple[int, int] = (1, 3), distractors: tuple[int, int] = (2, 3),
+             workers: int | None = None, progress: bool = True) -> Path:
     """Write ``n`` tracking clips, their masks and ``tracking.jsonl`` under ``out_dir``; return the jsonl path."""
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     plans = [plan_clip(seed, i, width=width, height=height, duration=duration, fps=fps, answer_fps=answer_fps,
-                       hevc_every=hevc_every) for i in range(int(n))]
+                       hevc_every=hevc_every, targets=targets, distractors=distractors) for i in range(int(n))]
     return generate_clips(Path(out_dir), plans, render_clip, _is_done, record, JSONL_NAME, workers, progress, "tracking")

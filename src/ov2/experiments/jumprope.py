@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..viz.figures import save_figure
-from .runner import ARMS, ArmsPlan, ExperimentRunner, check_disjoint, check_plan_file, mean, quiet_flags
+from .runner import (ARMS, ArmsPlan, ExperimentRunner, check_disjoint, check_plan_file, mean, quiet_flags,
+                     reliance_table)
 
 __all__ = ["ARMS", "PRESET", "Plan", "make_plan", "Experiment", "check_plan_file", "check_disjoint", "quiet_flags",
            "aggregate", "markdown_table", "plot_map"]
@@ -144,8 +145,9 @@ class Experiment(ExperimentRunner):
             if grounding.is_file():
                 row["grounding_test"] = TASKS["grounding"].summarize(read_results(grounding))
             row["final_train_loss"] = self.final_train_loss(arm, budget, seed)
+            row["visual_reliance"] = self.visual_reliance(arm, budget, seed)
             rows.append(row)
-        doc = self.write_results(rows, markdown_table(rows, self.plan))
+        doc = self.write_results(rows, markdown_table(rows, self.plan) + "\n\n" + reliance_table(rows))
         plot_map(rows, self.out / "map_vs_budget.png")
         figures = [("map_vs_budget.png", "JumpScore mAP on the test split against the canvas budget")]
         compared = self.compare_timeline(self.out / "jumps_test_first_clip.png")

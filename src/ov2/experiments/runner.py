@@ -10,6 +10,7 @@ checkpoint and writes a report. What is common lives here:
   training manifest per arm and budget, trains one run per (arm, budget, seed) from the experiment's
   preset (skipping finished runs, resuming partial ones);
 * :meth:`ExperimentRunner.write_report_page` - ``OUT/index.html`` with every run's test-split pictures;
+* :meth:`ExperimentRunner.visual_reliance` - whether a run reads its video at all (its "look gap");
 * :func:`check_plan_file`, :func:`check_disjoint`, :func:`quiet_flags`.
 
 A subclass sets ``PRESET`` and writes ``data()``, ``evaluate()`` and ``report()``.
@@ -159,6 +160,22 @@ class ExperimentRunner(ABC):
         atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
         return path
 
+    def visual_reliance(self, arm: str, budget: int, seed: int, n: int = 16) -> dict[str, Any] | None:
+        """Does the run read its video? Answer loss on its first ``n`` training samples with their own
+        visual input and with another sample's (:func:`ov2.eval.reliance.visual_reliance`); None when no
+        two of those samples have visual input of one shape."""
+        from ..errors import InvalidOptionError
+        from ..eval.reliance import visual_reliance
+
+        run = self.out / "runs" / self.run_name(arm, budget, seed)
+        trained = json.loads((run / "train_config.json").read_text())
+        try:
+            return visual_reliance(run / "final", self.out / "precomputed" / f"{arm}_{budget}", n=n,
+                                   timestamp_decimals=trained["timestamp_decimals"],
+                                   source_timestamp_decimals=trained["source_timestamp_decimals"])
+        except InvalidOptionError:
+            return None
+
     def results_file(self, task: str, split: str, arm: str, budget: int, seed: int) -> Path:
         return self.out / "eval" / f"{task}_{split}_{self.run_name(arm, budget, seed)}.jsonl"
 
@@ -213,6 +230,19 @@ class ExperimentRunner(ABC):
         for name in self.STAGES:
             self.stage(name, getattr(self, name))
         return self.stage("report", self.report)
+
+
+def reliance_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: every run's answer loss with its own and with swapped visual input (rows' ``visual_reliance``)."""
+    lines = ["Does each run read its video? Answer loss (nats per answer token) on its first 16 training samples "
+             "with their own visual input and with another sample's (`ov2.eval.reliance`); a gap near 0 means "
+             "the answers come from the text alone.", "",
+             "| run | samples | own | swapped | gap |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        rel, name = r.get("visual_reliance"), f"{r['arm']}_{r['canvases']}_s{r['seed']}"
+        lines.append(f"| {name} | " + (f"{rel['n']} | {rel['own_loss']:.4f} | {rel['swapped_loss']:.4f} | "
+                                       f"{rel['gap']:+.4f} |" if rel else "0 | - | - | - |"))
+    return "\n".join(lines)
 
 
 def check_plan_file(out: Path, plan: Any) -> None:

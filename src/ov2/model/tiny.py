@@ -75,13 +75,18 @@ TEXT_HEAD_DIMS = (16, 32, 64)
 
 
 def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2,
-                text_head_dim: int = 16) -> LlavaOnevision2Config:
+                text_head_dim: int = 16, patch_positions: bool = False) -> LlavaOnevision2Config:
     """A 2-layer vision tower and a ``text_layers``-layer Qwen3 of ``width`` (64, 128 or 256): vision heads
     of 32 dims (the 4:6:6 RoPE split needs a multiple of 32), text heads of ``text_head_dim`` dims
     (``width // text_head_dim`` of them), 2 query heads per KV head.
 
     ``text_head_dim=32`` makes a model vLLM's CPU attention kernel accepts (it refuses head_dim < 32);
     the default 16 keeps every existing test's model (and its random weights) unchanged.
+
+    ``patch_positions`` turns on the merger's optional absolute (row, col) embeddings
+    (``use_patch_position_encoding``, off in the 8B), with 64 rows of each: merged-token coordinates up to
+    64 x 28 = 1792 pixels. A model trained from scratch for a few hundred steps has no other way to tell where
+    a codec token came from (canvas order says nothing about place, and the ViT's RoPE is relative).
     """
     if width not in TINY_WIDTHS:
         raise ValueError(f"tiny width must be one of {TINY_WIDTHS}, got {width}")
@@ -99,6 +104,7 @@ def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2,
         "out_hidden_size": width,
         "spatial_merge_size": 2,
         "frame_windows_size": 4,
+        **({"use_patch_position_encoding": True, "max_position_embeddings": 64} if patch_positions else {}),
     }
     text: dict[str, Any] = {
         "model_type": "qwen3",
@@ -128,11 +134,11 @@ def tiny_config(tokenizer: Tokenizer, width: int = 64, text_layers: int = 2,
     )
 
 
-def make_tiny_model(seed: int = 0, width: int = 64, text_layers: int = 2,
-                    text_head_dim: int = 16) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
+def make_tiny_model(seed: int = 0, width: int = 64, text_layers: int = 2, text_head_dim: int = 16,
+                    patch_positions: bool = False) -> tuple[LlavaOnevision2ForConditionalGeneration, Tokenizer]:
     """A random tiny model (every weight perturbed, so tests see every weight) and its byte tokenizer."""
     tok = build_byte_tokenizer()
-    config = tiny_config(tok, width, text_layers, text_head_dim)
+    config = tiny_config(tok, width, text_layers, text_head_dim, patch_positions)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlavaOnevision2ForConditionalGeneration(config)

@@ -90,6 +90,8 @@ class Ov2TrainingArguments(TrainingArguments):
     )
     tiny_size: str = field(default="64", metadata={"help": "with init=tiny: width of the tiny model (64, 128 or 256)"})
     tiny_text_layers: int = field(default=2, metadata={"help": "with init=tiny: language-model layers (1-8)"})
+    tiny_patch_positions: bool = field(default=False, metadata={
+        "help": "with init=tiny: the merger's absolute (row, col) patch embeddings (use_patch_position_encoding)"})
     data_root: str = field(default="data", metadata={"help": "directory that relative source paths resolve against"})
     sources: list = field(default_factory=list, metadata={"help": "mixture sources: [{name, path, weight, backend, canvases}]"})
     train_modules: list = field(

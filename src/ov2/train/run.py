@@ -45,7 +45,8 @@ def build_model(args: Ov2TrainingArguments) -> tuple[Any, Any]:
     if args.init == "tiny":
         from ..model.tiny import make_tiny_model, make_tiny_processor
 
-        model, tok = make_tiny_model(seed=args.seed, width=int(args.tiny_size), text_layers=args.tiny_text_layers)
+        model, tok = make_tiny_model(seed=args.seed, width=int(args.tiny_size), text_layers=args.tiny_text_layers,
+                                     patch_positions=args.tiny_patch_positions)
         return model, make_tiny_processor(tok)
     from ..model.loading import check_checkpoint_dir
     from ..model.modeling import LlavaOnevision2ForConditionalGeneration
