@@ -1,13 +1,13 @@
-"""Synthetic video object tracking: 1-3 moving targets (``targets`` and ``distractors`` change the counts), same-kind distractors, occlusion, speed changes.
+"""Synthetic video object tracking: 1-3 moving targets, same-kind distractors, occlusion, speed changes.
 
 Each clip (H.264/HEVC through PyAV, as :mod:`ov2.data.jumprope`) shows 3-6 flat objects moving
 over a still textured scene: 1-3 targets of the queried kind ("red ball") and distractors
-sharing its shape or colour. Objects bounce off the frame edges and change speed 1-3 times
-(slowing to a crawl or speeding up); in most clips a grey pillar hides whatever passes
-behind it, and objects may cover one another. The query is "Track the red balls."; the
-answer gives each target's point at every answer time (``answer_fps``, default 2 per second)
-in the OV2 tracks format (two-decimal times, ids from 0, x/y on 0-1000), omitting a target
-where it is fully hidden (as Molmo2 omits occluded points).
+sharing its shape or colour (``targets`` and ``distractors`` change both counts). Objects bounce
+off the frame edges and change speed 1-3 times (slowing to a crawl or speeding up); in most clips a
+grey pillar hides whatever passes behind it, and objects may cover one another. The query is
+"Track the red balls."; the answer gives each target's point at every answer time
+(``answer_fps``, default 2 per second) in the OV2 tracks format (two-decimal times, ids from 0,
+x/y on 0-1000), omitting a target where it is fully hidden (as Molmo2 omits occluded points).
 
 Files per clip: ``clips/<id>.mp4``, ``clips/<id>.masks.npz`` (exact label maps of every frame,
 object ``k`` = ``k + 1``; ``targets`` in the record lists the tracked objects, track id ``j``
@@ -164,7 +164,8 @@ def plan_clip(seed: int, index: int, *, width: int = 640, height: int = 360, dur
 def check_count_range(name: str, counts: tuple[int, int], lowest: int, highest: int) -> None:
     """``counts`` is an inclusive (MIN, MAX) within [lowest, highest] (more objects do not fit small frames apart)."""
     if len(counts) != 2 or not lowest <= counts[0] <= counts[1] <= highest:
-        raise ValueError(f"{name} must be a range MIN MAX with {lowest} <= MIN <= MAX <= {highest}, got {tuple(counts)}")
+        raise ValueError(f"{name} must be a range MIN MAX with {lowest} <= MIN <= MAX <= {highest}, "
+                         f"got {tuple(counts)}")
 
 
 def ground_truth(plan: TrackingPlan, pose: np.ndarray | None = None) -> list[list[float]]:

@@ -15,8 +15,6 @@ from typing import Any
 
 from ..errors import InvalidOptionError
 
-VISUAL_KEYS = ("pixel_values", "image_grid_thw", "patch_positions", "window_lengths")
-
 
 def visual_reliance(model_dir: str | os.PathLike[str], precomputed: str | os.PathLike[str], n: int = 16,
                     timestamp_decimals: int = 2,
@@ -30,28 +28,27 @@ def visual_reliance(model_dir: str | os.PathLike[str], precomputed: str | os.Pat
     """
     import torch
 
-    from ..model.modeling import LlavaOnevision2ForConditionalGeneration
-    from ..processing import Processor
+    from ..model.loading import load_model_and_processor
+    from ..model.modeling import VISUAL_INPUTS
     from ..train.collator import Ov2DataCollator
     from ..train.shards import PrecomputedDataset
 
     if n < 2:
         raise InvalidOptionError(f"visual reliance needs at least 2 samples to swap, got n={n}")
-    model = LlavaOnevision2ForConditionalGeneration.from_pretrained(model_dir, dtype="float32").eval()
-    processor = Processor.from_pretrained(model_dir)
+    model, processor = load_model_and_processor(model_dir)
     data = PrecomputedDataset(precomputed)
     collator = Ov2DataCollator(processor, max_length=1 << 20, packing=False, timestamp_decimals=timestamp_decimals,
                                source_timestamp_decimals=source_timestamp_decimals)
     encoded = [e for e in (collator.encode(data[i]) for i in range(min(n, len(data)))) if e is not None]
 
     def shapes(e: Any) -> tuple:
-        return tuple((k, tuple(e.visual[k].shape)) for k in VISUAL_KEYS if k in e.visual)
+        return tuple((k, tuple(e.visual[k].shape)) for k in VISUAL_INPUTS if k in e.visual)
 
     def loss(sample: Any, visual_of: Any) -> float:
-        kwargs = {k: visual_of.visual[k] for k in VISUAL_KEYS if k in visual_of.visual}
+        kwargs = {k: visual_of.visual[k].to(model.device) for k in VISUAL_INPUTS if k in visual_of.visual}
+        ids, labels = (torch.tensor([x], device=model.device) for x in (sample.input_ids, sample.labels))
         with torch.no_grad():
-            return float(model(input_ids=torch.tensor([sample.input_ids]), labels=torch.tensor([sample.labels]),
-                               **kwargs).loss)
+            return float(model(input_ids=ids, labels=labels, **kwargs).loss)
 
     groups: dict[tuple, list[Any]] = {}
     for e in encoded:

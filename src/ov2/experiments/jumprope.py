@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..viz.figures import save_figure
-from .runner import (ARMS, ArmsPlan, ExperimentRunner, check_disjoint, check_plan_file, mean, quiet_flags,
-                     reliance_table)
+from .runner import (ARMS, ArmsPlan, ExperimentRunner, check_disjoint, check_plan_file, mean, quiet_flags)
 
 __all__ = ["ARMS", "PRESET", "Plan", "make_plan", "Experiment", "check_plan_file", "check_disjoint", "quiet_flags",
            "aggregate", "markdown_table", "plot_map"]
@@ -137,17 +136,15 @@ class Experiment(ExperimentRunner):
 
         rows = []
         for seed, budget, arm in self.plan.runs():
-            row: dict[str, Any] = {"arm": arm, "canvases": budget, "seed": seed}
+            row = self.run_row(arm, budget, seed)
             for split in ("test", "val"):
                 stored = read_results(self.results_file("jumpscore", split, arm, budget, seed))
                 row[f"jumpscore_{split}"] = TASKS["jumpscore"].summarize(stored)
             grounding = self.results_file("grounding", "test", arm, budget, seed)
             if grounding.is_file():
                 row["grounding_test"] = TASKS["grounding"].summarize(read_results(grounding))
-            row["final_train_loss"] = self.final_train_loss(arm, budget, seed)
-            row["visual_reliance"] = self.visual_reliance(arm, budget, seed)
             rows.append(row)
-        doc = self.write_results(rows, markdown_table(rows, self.plan) + "\n\n" + reliance_table(rows))
+        doc = self.write_results(rows, markdown_table(rows, self.plan))
         plot_map(rows, self.out / "map_vs_budget.png")
         figures = [("map_vs_budget.png", "JumpScore mAP on the test split against the canvas budget")]
         compared = self.compare_timeline(self.out / "jumps_test_first_clip.png")

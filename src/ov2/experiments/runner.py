@@ -10,7 +10,8 @@ checkpoint and writes a report. What is common lives here:
   training manifest per arm and budget, trains one run per (arm, budget, seed) from the experiment's
   preset (skipping finished runs, resuming partial ones);
 * :meth:`ExperimentRunner.write_report_page` - ``OUT/index.html`` with every run's test-split pictures;
-* :meth:`ExperimentRunner.visual_reliance` - whether a run reads its video at all (its "look gap");
+* :meth:`ExperimentRunner.run_row` - a report row's common part: final training loss and whether the run
+  reads its video at all (its "look gap", printed under every ``results.md`` table);
 * :func:`check_plan_file`, :func:`check_disjoint`, :func:`quiet_flags`.
 
 A subclass sets ``PRESET`` and writes ``data()``, ``evaluate()`` and ``report()``.
@@ -160,6 +161,12 @@ class ExperimentRunner(ABC):
         atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
         return path
 
+    def run_row(self, arm: str, budget: int, seed: int) -> dict[str, Any]:
+        """A report row's start: the run, its final training loss and its look gap (each report adds metrics)."""
+        return {"arm": arm, "canvases": budget, "seed": seed,
+                "final_train_loss": self.final_train_loss(arm, budget, seed),
+                "visual_reliance": self.visual_reliance(arm, budget, seed)}
+
     def visual_reliance(self, arm: str, budget: int, seed: int, n: int = 16) -> dict[str, Any] | None:
         """Does the run read its video? Answer loss on its first ``n`` training samples with their own
         visual input and with another sample's (:func:`ov2.eval.reliance.visual_reliance`); None when no
@@ -185,11 +192,12 @@ class ExperimentRunner(ABC):
         return json.loads(lines[-1])["loss"] if lines else None
 
     def write_results(self, rows: list[dict[str, Any]], table: str, **extra: Any) -> dict[str, Any]:
-        """``results.json`` (plan, rows, timings) and ``results.md`` (``table``); returns the json document."""
+        """``results.json`` (plan, rows, timings) and ``results.md`` (``table``, then every run's look gap);
+        returns the json document."""
         doc = {"plan": asdict(self.plan), "rows": rows, **extra, "timings_s": self.timings,
                "total_s": round(time.perf_counter() - self.started, 1)}
         atomic_write_text(self.out / "results.json", json.dumps(doc, indent=1) + "\n")
-        atomic_write_text(self.out / "results.md", table + "\n")
+        atomic_write_text(self.out / "results.md", table + "\n\n" + reliance_table(rows) + "\n")
         return doc
 
     def write_report_page(self, task: str, title: str, metrics: Mapping[str, object],

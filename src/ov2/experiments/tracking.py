@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .runner import ARMS, ArmsPlan, ExperimentRunner, check_disjoint, mean, reliance_table
+from .runner import ARMS, ArmsPlan, ExperimentRunner, check_disjoint, mean
 
 PRESET = "experiment_tracking"
 
@@ -112,16 +112,13 @@ class Experiment(ExperimentRunner):
 
         rows = []
         for seed, budget, arm in self.plan.runs():
-            row: dict[str, Any] = {"arm": arm, "canvases": budget, "seed": seed}
+            row = self.run_row(arm, budget, seed)
             for split in ("test", "val"):
                 stored = read_results(self.results_file("tracking", split, arm, budget, seed))
                 row[f"tracking_{split}"] = TASKS["tracking"].summarize(stored)
-            row["final_train_loss"] = self.final_train_loss(arm, budget, seed)
-            row["visual_reliance"] = self.visual_reliance(arm, budget, seed)
             rows.append(row)
         baseline = {split: self.baseline(split) for split in ("test", "val")}
-        doc = self.write_results(rows, markdown_table(rows, baseline, self.plan) + "\n\n" + reliance_table(rows),
-                                 baseline=baseline)
+        doc = self.write_results(rows, markdown_table(rows, baseline, self.plan), baseline=baseline)
         metrics: dict[str, object] = {}
         for row in rows:
             name, test = self.run_name(row["arm"], row["canvases"], row["seed"]), row["tracking_test"]

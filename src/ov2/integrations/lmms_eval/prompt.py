@@ -20,7 +20,10 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tiff", 
 
 
 class UnsupportedRequestError(VideoError, NotImplementedError):
-    """An lmms-eval request ov2 cannot answer as asked (several turns, audio, several visuals)."""
+    """An lmms-eval request ov2 cannot answer as asked (several turns, audio, several visuals).
+
+    A typed error, not a stub: it is also a NotImplementedError because that is what lmms-eval's own
+    models raise for requests they do not serve, so code that catches that keeps working."""
 
 
 @dataclass(frozen=True)
