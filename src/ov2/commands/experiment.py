@@ -4,6 +4,7 @@
     ov2 experiment jumprope --out exp/ --seed 7             # budgets 8/16/32, two seeds; uses a GPU when present
     ov2 experiment jumprope --out exp/ --n-seeds 1          # the full plan with one seed (~25 min on one H100)
     ov2 experiment tracking --out exp_tr/ --quick           # tracking: point F1 / HOTA per arm + first-frame baseline
+    ov2 experiment point-probe --steps 400                  # can the tiny model learn to point at one disc at all?
 
 Data, precompute, training, evaluation and the report are stages that resume after a kill;
 every ov2 command the experiment runs is appended to OUT/commands.sh. Results: OUT/results.md,
@@ -37,6 +38,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "budget-following default)")
         q.add_argument("--no-progress", action="store_true", help="hide progress bars")
         q.set_defaults(func=run)
+    pp = sub.add_parser("point-probe", help="can a tiny-model configuration learn to point at one disc at all? "
+                        "(minutes; see ov2.experiments.point_probe)")
+    pp.add_argument("--task", choices=("point", "color"), default="point",
+                    help="point: answer the disc's X Y; color: its colour index (the control; no place needed)")
+    pp.add_argument("--steps", type=int, default=400, help="optimiser steps (default 400)")
+    pp.add_argument("--batch", type=int, default=16, help="fresh images per step (default 16)")
+    pp.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, cosine with 5%% warmup (default 3e-3)")
+    pp.add_argument("--train-modules", default="language_model",
+                    help="comma-separated: vision, merger, language_model (default language_model, as the preset)")
+    pp.add_argument("--width", type=int, default=64, help="tiny model width: 64, 128 or 256 (default 64)")
+    pp.add_argument("--text-layers", type=int, default=2, help="language-model layers (default 2)")
+    pp.add_argument("--no-patch-positions", action="store_true", help="turn off the merger's absolute patch embeddings")
+    pp.add_argument("--seed", type=int, default=0, help="seed of the model and the images (default 0)")
+    pp.add_argument("--eval-every", type=int, default=100, help="score the validation images every N steps")
+    pp.add_argument("--out", default=None, help="also write the score lines here (JSONL)")
+    pp.add_argument("--save", default=None, help="write the trained model and processor here (for ov2 train --init)")
+    pp.set_defaults(func=run_point_probe)
+
+
+def run_point_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..experiments.point_probe import ProbeConfig, run_probe
+
+    modules = tuple(m.strip() for m in args.train_modules.split(",") if m.strip())
+    config = ProbeConfig(task=args.task, steps=args.steps, batch=args.batch, learning_rate=args.lr,
+                         train_modules=modules, width=args.width, text_layers=args.text_layers,
+                         patch_positions=not args.no_patch_positions, seed=args.seed, eval_every=args.eval_every)
+    run_probe(config, Path(args.out) if args.out else None, Path(args.save) if args.save else None)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ by whoever tunes the preset); the test split is never used to choose anything.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,33 +36,18 @@ __all__ = ["ARMS", "PRESET", "Plan", "make_plan", "Experiment", "check_plan_file
 PRESET = "experiment_jumprope"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan(ArmsPlan):
     """What the experiment runs (see :func:`make_plan` for the quick and full sizes)."""
 
-    quick: bool
-    seed: int
-    budgets: tuple[int, ...]
-    seeds: tuple[int, ...]
     grounding_budget: int
-    width: int = 224
-    height: int = 128
     duration: tuple[float, float] = (25.0, 35.0)
     regime: str = "long"
     n_train: int = 400
-    n_val: int = 12
-    n_test: int = 24
     n_grounding_train: int = 80
     n_grounding_test: int = 16
     steps: int = 1200
-    arms: tuple[str, ...] = ARMS
     max_new_tokens: int = 384
-    # codec / fixed: candidate frames per group, i.e. at most this many timestamp runs per group
-    # (None: the tokenizer's budget-following default). See docs/experiments.md.
-    candidates_per_group: int | None = 24
-    workers: int | None = None  # data / precompute processes (None: each command's default)
-    parallel: int = 1  # trainings / evaluations run at once (several fit one GPU)
-    train_overrides: dict = field(default_factory=dict)
 
     def split_seed(self, split: str, task: str = "jumprope") -> int:
         """Disjoint seeds per split and task (clip ids carry the seed, so splits never share a clip)."""

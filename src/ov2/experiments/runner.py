@@ -26,7 +26,7 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -46,16 +46,34 @@ def quiet_flags(args: list[str]) -> list[str]:
     return QUIET.get(tuple(args[:2]), QUIET.get((args[0],), []))
 
 
+@dataclass(frozen=True, kw_only=True)
 class ArmsPlan:
-    """Methods every experiment plan shares (a frozen dataclass with seed, seeds, budgets, arms)."""
+    """The fields and methods every experiment plan shares; an experiment's ``Plan`` subclasses it (keyword-only,
+    so subclasses may add fields without defaults)."""
+
+    quick: bool
+    seed: int
+    budgets: tuple[int, ...]
+    seeds: tuple[int, ...]
+    width: int = 224
+    height: int = 128
+    n_val: int = 12
+    n_test: int = 24
+    arms: tuple[str, ...] = ARMS
+    # codec / fixed: candidate frames per group, i.e. at most this many timestamp runs per group
+    # (None: the tokenizer's budget-following default). See docs/experiments.md.
+    candidates_per_group: int | None = 24
+    workers: int | None = None  # data / precompute processes (None: each command's default)
+    parallel: int = 1  # trainings / evaluations run at once (several fit one GPU)
+    train_overrides: dict = field(default_factory=dict)
 
     def runs(self) -> list[tuple[int, int, str]]:
         """Every trained model, as (seed, budget, arm), in the order the tables list them."""
-        return [(seed, budget, arm) for seed in self.seeds for budget in self.budgets for arm in self.arms]  # type: ignore[attr-defined]
+        return [(seed, budget, arm) for seed in self.seeds for budget in self.budgets for arm in self.arms]
 
     def split_seed(self, split: str, task_offset: int = 0) -> int:
         """Disjoint seeds per split and task (clip ids carry the seed, so splits never share a clip)."""
-        return 1000 * self.seed + SPLIT_OFFSETS[split] + task_offset  # type: ignore[attr-defined]
+        return 1000 * self.seed + SPLIT_OFFSETS[split] + task_offset
 
 
 class ExperimentRunner(ABC):

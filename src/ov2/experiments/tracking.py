@@ -16,39 +16,26 @@ arm; only the video input differs. Stages, each resumable and each an ``ov2`` co
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from .runner import ARMS, ArmsPlan, ExperimentRunner, check_disjoint, mean
+from .runner import ArmsPlan, ExperimentRunner, check_disjoint, mean
 
 PRESET = "experiment_tracking"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan(ArmsPlan):
     """What the tracking experiment runs (see :func:`make_plan`)."""
 
-    quick: bool
-    seed: int
-    budgets: tuple[int, ...]
-    seeds: tuple[int, ...]
-    width: int = 224
-    height: int = 128
     duration: tuple[float, float] = (6.0, 8.0)
     fps: int = 10
     answer_fps: float = 2.0
     targets: tuple[int, int] = (1, 3)
     distractors: tuple[int, int] = (2, 3)
     n_train: int = 300
-    n_val: int = 12
-    n_test: int = 24
     steps: int = 800
-    arms: tuple[str, ...] = ARMS
     max_new_tokens: int = 640  # byte-level tiny tokenizer: GT answers of 2-3 targets run to ~600 tokens
-    candidates_per_group: int | None = 24
-    workers: int | None = None
-    parallel: int = 1
-    train_overrides: dict = field(default_factory=dict)
 
 
 def make_plan(quick: bool, seed: int, overrides: dict[str, Any] | None = None) -> Plan:
