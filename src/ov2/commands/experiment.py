@@ -1,4 +1,4 @@
-"""``ov2 experiment jumprope|tracking``: train the same tiny model on codec, fixed and frames input and compare.
+"""``ov2 experiment jumprope|tracking|point-probe``: codec vs fixed vs frames on one tiny model; can it point?
 
     ov2 experiment jumprope --out exp/ --quick              # one budget (8 canvases), sized for a 2-core CPU
     ov2 experiment jumprope --out exp/ --seed 7             # budgets 8/16/32, two seeds; uses a GPU when present
@@ -17,7 +17,8 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("experiment", help="codec vs frames: train and evaluate the same model on each input",
+    p = subparsers.add_parser("experiment", help="trained experiments: codec vs frames on one model (jumprope, "
+                              "tracking); can a model point at all (point-probe)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="experiment", metavar="NAME")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
