@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..viz.figures import save_figure
-from .runner import (ARMS, ArmsPlan, ExperimentRunner, check_disjoint, check_plan_file, mean, quiet_flags)
+from .runner import ARMS, ArmsPlan, ExperimentRunner, check_disjoint, check_plan_file, mean, quiet_flags
 
 __all__ = ["ARMS", "PRESET", "Plan", "make_plan", "Experiment", "check_plan_file", "check_disjoint", "quiet_flags",
            "aggregate", "markdown_table", "plot_map"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from PIL import Image
 
 from ..errors import InvalidOptionError
 
@@ -56,13 +57,11 @@ class ProbeConfig:
         if self.steps < 1 or self.batch < 1 or self.eval_every < 1:
             raise InvalidOptionError("point-probe steps, batch and eval_every must be >= 1")
         from ..model.tiny import TINY_WIDTHS
-        from ..train.config import MODULES
+        from ..train.config import check_train_modules
 
         if self.width not in TINY_WIDTHS:
             raise InvalidOptionError(f"point-probe width must be one of {TINY_WIDTHS}, got {self.width}")
-        unknown = sorted(set(self.train_modules) - set(MODULES)) if self.train_modules else ["(none)"]
-        if unknown:
-            raise InvalidOptionError(f"point-probe train modules must be among {list(MODULES)}, got {unknown}")
+        check_train_modules(self.train_modules)
 
 
 @dataclass(frozen=True)
@@ -108,23 +107,23 @@ class PointProbe:
         self.processor = make_tiny_processor(tokenizer)
         freeze_modules(self.model, list(config.train_modules))
         self.prompt = self.processor.apply_chat_template(user_message(QUESTION, image=True), add_generation_prompt=True)
+        # Every probe image has one size, so every prompt has this length and the answer starts at one column.
+        blank = Image.new("RGB", (WIDTH, HEIGHT))
+        self.prompt_len = self.processor(text=self.prompt, images=blank)["input_ids"].shape[1]
         self.rng = np.random.default_rng(config.seed)
-        self.validation = [self.batch(np.random.default_rng(10_000 + config.seed), 32) for _ in range(2)]
+        validation_rng = np.random.default_rng(10_000 + config.seed)
+        self.validation = [self.batch(validation_rng, 32) for _ in range(2)]  # 64 distinct images
 
-    def batch(self, rng: np.random.Generator, n: int) -> tuple[dict[str, Any], Any, int, list[Disc]]:
-        """Processor inputs, labels on the answer only, the prompt length and the discs of ``n`` fresh images."""
-        from PIL import Image
-
+    def batch(self, rng: np.random.Generator, n: int) -> tuple[dict[str, Any], Any, list[Disc]]:
+        """Processor inputs, labels on the answer only, and the discs of ``n`` fresh images."""
         drawn = [draw_disc(rng) for _ in range(n)]
         answers = [d.answer(self.config.task) for _, d in drawn]
         images = [Image.fromarray(im) for im, _ in drawn]
         end = self.processor.tokenizer.eos_token
         inputs = self.processor(text=[self.prompt + a + end for a in answers], images=images, padding=True)
-        # Every prompt is the same length (same image size), so the answer starts at one column.
-        prompt_len = self.processor(text=self.prompt, images=images[:1])["input_ids"].shape[1]
         labels = inputs["input_ids"].clone()
-        labels[:, :prompt_len] = -100
-        return dict(inputs), labels, prompt_len, [d for _, d in drawn]
+        labels[:, :self.prompt_len] = -100
+        return dict(inputs), labels, [d for _, d in drawn]
 
     def score(self) -> dict[str, float]:
         """Validation answer loss, first-digit accuracy and (teacher-forced) hit rate."""
@@ -134,10 +133,10 @@ class PointProbe:
         loss, first, hits, n = 0.0, 0, 0, 0
         decode = self.processor.tokenizer.decode
         with torch.no_grad():
-            for inputs, labels, prompt_len, discs in self.validation:
+            for inputs, labels, discs in self.validation:
                 out = self.model(**inputs, labels=labels)
                 loss += float(out.loss)
-                predicted = out.logits[:, prompt_len - 1:prompt_len + 6].argmax(-1)
+                predicted = out.logits[:, self.prompt_len - 1:self.prompt_len + 6].argmax(-1)
                 for row, disc in zip(predicted.tolist(), discs):
                     text, want = decode(row), disc.answer(self.config.task)
                     n += 1
@@ -162,7 +161,7 @@ class PointProbe:
                 yield {"step": step, **self.score(), "seconds": time.perf_counter() - started}
             if step == c.steps:
                 return
-            inputs, labels, _, _ = self.batch(self.rng, c.batch)
+            inputs, labels, _ = self.batch(self.rng, c.batch)
             self.model(**inputs, labels=labels).loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimiser.step()

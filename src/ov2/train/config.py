@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 from transformers import TrainingArguments
@@ -39,6 +39,12 @@ LM_ATTENTION_CHOICES = ("auto", "ov2_varlen", "sdpa", "eager", "flash_attention_
 
 class TrainConfigError(InvalidOptionError):
     """A training config with unknown keys or impossible values (names the key and the fix)."""
+
+
+def check_train_modules(modules: Sequence[str]) -> None:
+    """``modules`` must be a non-empty subset of :data:`MODULES` (else a :class:`TrainConfigError`)."""
+    if not modules or set(modules) - set(MODULES):
+        raise TrainConfigError(f"train_modules {list(modules)} must be a non-empty subset of {list(MODULES)}")
 
 
 @dataclass
@@ -141,9 +147,7 @@ class Ov2TrainingArguments(TrainingArguments):
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
             raise TrainConfigError(f"source names must be unique, got {names}")
-        unknown = sorted(set(self.train_modules) - set(MODULES))
-        if unknown or not self.train_modules:
-            raise TrainConfigError(f"train_modules {self.train_modules} must be a non-empty subset of {list(MODULES)}")
+        check_train_modules(self.train_modules)
         bad = sorted(set(self.lr_multipliers) - set(MODULES))
         if bad:
             raise TrainConfigError(f"lr_multipliers has unknown modules {bad}; known: {list(MODULES)}")
